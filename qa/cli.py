@@ -1,0 +1,169 @@
+"""`python -m qa`: build, ask, add, remove, list (and eval). A thin layer over `qa.Library`.
+
+Library errors become one line on stderr and exit status 1 (2 for usage);
+never a traceback. Heavy imports wait until a command needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _library(args):
+    from .library import Library
+    seeds = getattr(args, "seeds", None)
+    return Library(index_dir=args.index, seeds_dir=seeds)
+
+
+def _print_answer(ans, out=sys.stdout) -> None:
+    print(f"Q: {ans.question}", file=out)
+    if ans.query != " ".join(ans.question.split()):
+        print(f"   (searched as: {ans.query})", file=out)
+    if not ans.answered:
+        print("The articles don't say. Closest passages:" if ans.quotes else "The articles don't say.", file=out)
+    for i, q in enumerate(ans.quotes, 1):
+        a = q.article
+        print(f"\n{i}. {q.text}", file=out)
+        source = " · ".join(x for x in (a.title, a.byline, a.date, a.url) if x)
+        print(f"   — {source}  (score {q.score:.3f})", file=out)
+
+
+def cmd_build(args) -> int:
+    import time
+    lib = _library(args)
+    t = time.perf_counter()
+    index = lib.build()
+    dt = time.perf_counter() - t
+    n_emb = len(lib.last_embedded)
+    print(f"index {lib.index_dir}: {len(index.entries)} articles, {len(index)} sentences "
+          f"({n_emb} article{'s' if n_emb != 1 else ''} embedded) in {dt:.2f}s")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    lib = _library(args)
+    if args.question == ["-"]:
+        return _ask_batch(lib, args)
+    question = " ".join(args.question)
+    ans = lib.ask(question, k=args.k)
+    if args.json:
+        print(json.dumps(ans.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(ans)
+    return 0
+
+
+def _ask_batch(lib, args) -> int:
+    """JSON Lines in ({"question", "history"?}), one JSON answer a line out; the model loads once."""
+    from .answer import QuestionError
+    failures = 0
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict) or "question" not in req:
+                raise QuestionError('each line must be a JSON object with a "question"')
+            ans = lib.ask(req["question"], k=int(req.get("k", args.k)), history=req.get("history"))
+            out = ans.to_dict()
+        except (json.JSONDecodeError, QuestionError, ValueError, TypeError) as e:
+            failures += 1
+            out = {"question": req.get("question") if isinstance(locals().get("req"), dict) else None,
+                   "error": f"line {n}: {e}"}
+            print(f"qa: line {n}: {e}", file=sys.stderr)
+        req = None
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 1 if failures else 0
+
+
+def cmd_add(args) -> int:
+    lib = _library(args)
+    res = lib.add(args.files)
+    for a in res.added:
+        print(f"added {a.id}: {a.title}")
+    for name, why in res.skipped:
+        print(f"qa: skipped {name}: {why}", file=sys.stderr)
+    return 0 if res.added or not res.skipped else 1
+
+
+def cmd_remove(args) -> int:
+    lib = _library(args)
+    a = lib.remove(args.id)
+    print(f"removed {a.id}: {a.title}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    rows = _library(args).articles()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for r in rows:
+        meta = " · ".join(x for x in (r["date"], r["byline"]) if x)
+        print(f"{r['id']}\t{r['sentences']:>4} sentences\t{r['title']}" + (f"  ({meta})" if meta else ""))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from . import evaluate
+    return evaluate.main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m qa", description="Ask news articles; get verbatim quotes.")
+    sub = p.add_subparsers(dest="command", required=True)
+    index_help = "index folder (default: $QA_INDEX or index/)"
+
+    def with_index(sp):
+        sp.add_argument("--index", default=os.environ.get("QA_INDEX"), help=index_help)
+        return sp
+
+    b = with_index(sub.add_parser("build", help="(re)build the index from a folder of article files"))
+    b.add_argument("--seeds", default=os.environ.get("QA_SEEDS"), help="articles folder (default: $QA_SEEDS or seeds/)")
+    b.set_defaults(func=cmd_build)
+
+    a = with_index(sub.add_parser("ask", help="ask a question ('-' reads JSON Lines from stdin)"))
+    a.add_argument("--k", type=int, default=3, help="how many quotes (default 3)")
+    a.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
+    a.add_argument("question", nargs="+", help="the question, or - for JSON Lines on stdin")
+    a.set_defaults(func=cmd_ask)
+
+    ad = with_index(sub.add_parser("add", help="add article files (.txt, .md, .html)"))
+    ad.add_argument("files", nargs="+")
+    ad.set_defaults(func=cmd_add)
+
+    r = with_index(sub.add_parser("remove", help="remove an article by id"))
+    r.add_argument("id")
+    r.set_defaults(func=cmd_remove)
+
+    ls = with_index(sub.add_parser("list", help="list the indexed articles"))
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+    e = with_index(sub.add_parser("eval", help="evaluate quote retrieval on a JSON Lines question set"))
+    e.add_argument("questions", help="JSON Lines: id, question, history?, support, context?")
+    e.add_argument("--k", type=int, default=3)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from .answer import QuestionError
+    from .articles import ArticleError
+    from .store import IndexFileError
+    try:
+        return args.func(args)
+    except (QuestionError, ArticleError, IndexFileError, RuntimeError, OSError) as e:
+        print(f"qa: {e}", file=sys.stderr)
+        return 1
+    except KeyError as e:
+        print(f"qa: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130

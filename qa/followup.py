@@ -1,0 +1,69 @@
+"""Carry what earlier questions were about into a follow-up question, without an LLM.
+
+"What did Samantha Power say about Assad?" then "And what did she say about
+ISIL?" becomes "And what did Samantha Power say about ISIL?": a personal
+pronoun takes the first name the previous question mentioned; an elliptical
+follow-up ("What about Lavrov?", "Why?") is searched together with the
+previous question. A question that stands on its own — it names its own
+subject and neither opens like a follow-up nor leans on a pronoun — is left
+untouched, so history never hijacks a new question.
+
+What is left out: retrieval itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PERSON_PRONOUNS = r"he|she|him|her|his|hers|himself|herself"
+_OTHER_PRONOUNS = r"they|them|their|theirs|it|its"
+_PRONOUN = re.compile(rf"\b({_PERSON_PRONOUNS}|{_OTHER_PRONOUNS})\b", re.I)
+_OPENERS = re.compile(r"^\s*(and|but|also|so|then|what about|how about|what else|and what about|why|why not|"
+                      r"how so|anything else|more)\b", re.I)
+_QUESTION_WORDS = {"what", "why", "who", "whom", "whose", "when", "where", "which", "how", "did", "does",
+                   "do", "is", "are", "was", "were", "can", "could", "should", "would", "will", "has",
+                   "have", "had", "and", "but", "so", "tell", "according", "in", "on", "the", "a", "an"}
+# Capitalised runs ("Samantha Power", "U.S.-led", "Bashar al-Assad")
+_NAME = re.compile(r"\b[A-Z][\w.'’-]*(?:\s+(?:al-|bin\s+|de\s+|van\s+)?[A-Z][\w.'’-]*)*")
+_CONTENT = re.compile(r"[A-Za-z]{4,}")
+
+
+def names(text: str) -> list[str]:
+    """Capitalised names in a question, skipping the capital of its first word."""
+    out = []
+    for m in _NAME.finditer(text):
+        words = m.group(0).split()
+        while words and words[0].lower() in _QUESTION_WORDS:
+            words = words[1:]
+        if words:
+            out.append(" ".join(words).rstrip(".'’"))
+    return out
+
+
+def is_followup(question: str) -> bool:
+    q = question.strip()
+    if _OPENERS.match(q) or _PRONOUN.search(q):
+        return True
+    content = [w for w in _CONTENT.findall(q) if w.lower() not in _QUESTION_WORDS]
+    return len(content) <= 1 and not names(q)
+
+
+def rewrite(question: str, history: list[str] | None) -> str:
+    """The question to search for, given the reader's earlier questions (oldest first)."""
+    history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
+    if not history or not is_followup(question):
+        return question
+    previous = history[-1]
+    prev_names = next((names(h) for h in reversed(history) if names(h)), [])
+    if prev_names and re.search(rf"\b({_PERSON_PRONOUNS})\b", question, re.I):
+        person = prev_names[0]
+
+        def sub(m):
+            w = m.group(0).lower()
+            return person + "'s" if w in ("his", "hers") else person
+        return re.sub(rf"\b({_PERSON_PRONOUNS})\b", sub, question, flags=re.I)
+    own = names(question)
+    if own and not _PRONOUN.search(question):
+        # "What about Lavrov?": the new subject, the old predicate
+        return f"{question} {previous}"
+    return f"{previous} {question}"

@@ -1,0 +1,240 @@
+"""The searchable index: sentences and paragraphs of every article, their
+embeddings in FAISS, and BM25 over the same units.
+
+`build` turns a list of articles into an `Index`, re-using the rows and vectors
+of every article whose fingerprint has not changed, so only new or changed
+articles are embedded. `save` writes one generation of derived files (plain
+.npy / .json / FAISS / bm25s files) and `load` reads it back, checking the
+manifest's model, dimension and counts against what it finds.
+
+What is left out: ranking (`qa.search`), the manifest and atomic writes
+(`qa.store`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import sentences
+from .articles import Article
+from .store import IndexFileError
+
+_STOPWORDS = "en"
+
+
+@dataclass
+class Entry:
+    """An article as the index holds it: where it came from and where its file is stored."""
+    article: Article
+    origin: str  # "seed" or "user"
+    file: str  # relative to the index dir
+
+
+@dataclass
+class Index:
+    model: str
+    dim: int
+    entries: list[Entry]
+    sent: np.ndarray  # int32 [n, 4]: entry row, paragraph row, start, end (offsets in article.text)
+    para: np.ndarray  # int32 [m, 2]: entry row, paragraph number within the article
+    sent_vecs: np.ndarray  # float32 [n, dim], normalised
+    para_vecs: np.ndarray  # float32 [m, dim], normalised (title + paragraph)
+    bm25_sent: object = None
+    bm25_para: object = None
+    _faiss: object = field(default=None, repr=False)
+    _faiss_para: object = field(default=None, repr=False)
+
+    # ------------------------------------------------------------ accessors
+    def __len__(self) -> int:
+        return len(self.sent)
+
+    def article(self, row: int) -> Article:
+        return self.entries[row].article
+
+    def sentence_text(self, i: int) -> str:
+        a, _, s, e = self.sent[i]
+        return self.entries[a].article.text[s:e]
+
+    def paragraph_text(self, j: int) -> str:
+        a, k = self.para[j]
+        return self.entries[a].article.paragraphs[k]
+
+    def sentence_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.sent[:, 0], minlength=len(self.entries)) if len(self.sent) else \
+            np.zeros(len(self.entries), dtype=int)
+        return {e.article.id: int(c) for e, c in zip(self.entries, counts)}
+
+    @property
+    def faiss(self):
+        if self._faiss is None:
+            self._faiss = _flat(self.sent_vecs, self.dim)
+        return self._faiss
+
+    @property
+    def faiss_para(self):
+        if self._faiss_para is None:
+            self._faiss_para = _flat(self.para_vecs, self.dim)
+        return self._faiss_para
+
+
+def _flat(vecs: np.ndarray, dim: int):
+    import faiss
+    ix = faiss.IndexFlatIP(dim)
+    if len(vecs):
+        ix.add(np.ascontiguousarray(vecs, dtype=np.float32))
+    return ix
+
+
+# ------------------------------------------------------------------ tokens
+
+_stemmer = None
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """BM25 tokens: lower case, English stop words out, Snowball stems."""
+    global _stemmer
+    import bm25s
+    if _stemmer is None:
+        import Stemmer
+        _stemmer = Stemmer.Stemmer("english")
+    return bm25s.tokenize(texts, stopwords=_STOPWORDS, stemmer=_stemmer.stemWords,
+                          return_ids=False, show_progress=False)
+
+
+def _bm25(texts: list[str]):
+    import bm25s
+    bm = bm25s.BM25()
+    tokens = tokenize(texts) if texts else []
+    bm.index([t or [""] for t in tokens] or [[""]], show_progress=False)
+    return bm
+
+
+def paragraph_unit(article: Article, k: int) -> str:
+    """What a paragraph is embedded and matched as: the title gives it its topic."""
+    return f"{article.title}\n{article.paragraphs[k]}"
+
+
+# ------------------------------------------------------------------ build
+
+def build(entries: list[Entry], embedder, old: Index | None = None,
+          progress: Callable[[float, str], None] | None = None) -> tuple[Index, list[str]]:
+    """Index `entries`; returns the index and the ids of the articles that were embedded."""
+    reuse: dict[tuple[str, str], int] = {}
+    if old is not None and old.model == embedder.name:
+        reuse = {(e.article.id, e.article.fingerprint): r for r, e in enumerate(old.entries)}
+
+    # Per entry: sentence rows with the paragraph number *within* the article, and vectors.
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    todo = [r for r, e in enumerate(entries) if (e.article.id, e.article.fingerprint) not in reuse]
+    embedded: list[str] = []
+    for row, entry in enumerate(entries):
+        a = entry.article
+        old_row = reuse.get((a.id, a.fingerprint))
+        if old_row is not None:
+            sm = old.sent[:, 0] == old_row
+            rows = old.sent[sm].copy()
+            rows[:, 1] = old.para[rows[:, 1], 1]
+            parts.append((rows, old.sent_vecs[sm], old.para_vecs[old.para[:, 0] == old_row]))
+            continue
+        if progress:
+            progress(len(embedded) / max(1, len(todo)), f"embedding {a.title[:60]}")
+        rows, texts = [], []
+        for k, p in enumerate(a.paragraphs):
+            base = a.paragraph_start(k)
+            for s, e in sentences.split(p):
+                rows.append((row, k, base + s, base + e))
+                texts.append(p[s:e])
+        vecs = embedder.encode(texts + [paragraph_unit(a, k) for k in range(len(a.paragraphs))])
+        parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), vecs[:len(texts)], vecs[len(texts):]))
+        embedded.append(a.id)
+
+    dim = old.dim if old is not None and not todo and old.model == embedder.name else embedder.dim
+    sent_rows, para_rows, para_offset = [], [], 0
+    for row, (rows, _, pv) in enumerate(parts):
+        rows[:, 0] = row
+        rows[:, 1] += para_offset  # from "paragraph k of this article" to a paragraph row
+        sent_rows.append(rows)
+        para_rows.append(np.array([(row, k) for k in range(len(pv))], dtype=np.int32).reshape(-1, 2))
+        para_offset += len(pv)
+
+    if progress:
+        progress(0.95, "building search structures")
+    empty_v = np.zeros((0, dim), np.float32)
+    index = Index(
+        model=embedder.name, dim=dim, entries=list(entries),
+        sent=np.concatenate(sent_rows) if parts else np.zeros((0, 4), np.int32),
+        para=np.concatenate(para_rows) if parts else np.zeros((0, 2), np.int32),
+        sent_vecs=np.concatenate([p[1] for p in parts] or [empty_v]).astype(np.float32),
+        para_vecs=np.concatenate([p[2] for p in parts] or [empty_v]).astype(np.float32),
+    )
+    _attach_bm25(index)
+    return index, embedded
+
+
+def _attach_bm25(index: Index) -> None:
+    index.bm25_sent = _bm25([index.sentence_text(i) for i in range(len(index.sent))])
+    index.bm25_para = _bm25([paragraph_unit(index.entries[a].article, k) for a, k in index.para])
+
+
+# ------------------------------------------------------------- save / load
+
+_FILES = ("entries.jsonl", "sentences.npy", "paragraphs.npy", "sentence_vectors.npy",
+          "paragraph_vectors.npy", "sentences.faiss")
+
+
+def save(index: Index, data_dir: Path) -> dict:
+    """Write the derived files into `data_dir` (a fresh generation); returns their sizes."""
+    import faiss
+    lines = [json.dumps({"origin": e.origin, "file": e.file, **e.article.to_record()}, ensure_ascii=False)
+             for e in index.entries]
+    (data_dir / "entries.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""), "utf-8")
+    np.save(data_dir / "sentences.npy", index.sent)
+    np.save(data_dir / "paragraphs.npy", index.para)
+    np.save(data_dir / "sentence_vectors.npy", index.sent_vecs)
+    np.save(data_dir / "paragraph_vectors.npy", index.para_vecs)
+    faiss.write_index(index.faiss, str(data_dir / "sentences.faiss"))
+    index.bm25_sent.save(str(data_dir / "bm25_sentences"), show_progress=False)
+    index.bm25_para.save(str(data_dir / "bm25_paragraphs"), show_progress=False)
+    return {name: (data_dir / name).stat().st_size for name in _FILES}
+
+
+def load(data_dir: Path, manifest: dict) -> Index:
+    """Read a generation back; any damage becomes one IndexFileError naming the file."""
+    import bm25s
+    import faiss
+    sizes = manifest.get("files", {})
+    for name, size in sizes.items():
+        p = data_dir / name
+        if not p.exists():
+            raise IndexFileError(f"{p}: missing")
+        if p.stat().st_size != size:
+            raise IndexFileError(f"{p}: size {p.stat().st_size} != {size} in the manifest (truncated or damaged)")
+    try:
+        entries = []
+        with open(data_dir / "entries.jsonl", encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    rec = json.loads(line)
+                    entries.append(Entry(Article.from_record(rec), rec["origin"], rec["file"]))
+        sent = np.load(data_dir / "sentences.npy")
+        para = np.load(data_dir / "paragraphs.npy")
+        sent_vecs = np.load(data_dir / "sentence_vectors.npy")
+        para_vecs = np.load(data_dir / "paragraph_vectors.npy")
+        fx = faiss.read_index(str(data_dir / "sentences.faiss"))
+        bm_s = bm25s.BM25.load(str(data_dir / "bm25_sentences"), show_progress=False)
+        bm_p = bm25s.BM25.load(str(data_dir / "bm25_paragraphs"), show_progress=False)
+    except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
+        raise IndexFileError(f"{data_dir}: damaged index file ({e.__class__.__name__}: {str(e)[:120]})") from e
+    dim = int(manifest["dim"])
+    counts = manifest.get("counts", {})
+    if sent_vecs.shape != (len(sent), dim) or para_vecs.shape != (len(para), dim) or fx.d != dim \
+            or fx.ntotal != len(sent) or counts.get("sentences", len(sent)) != len(sent) \
+            or counts.get("articles", len(entries)) != len(entries):
+        raise IndexFileError(f"{data_dir}: index files disagree with the manifest (model {manifest['model']}, dim {dim})")
+    return Index(model=manifest["model"], dim=dim, entries=entries, sent=sent, para=para,
+                 sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, _faiss=fx)

@@ -1,0 +1,324 @@
+"""A collection of articles on disk that can be asked: build, add, remove, list, ask.
+
+`Library(index_dir)` opens (or, on first use, builds from the seeds folder)
+the index in `index_dir`. Every change goes through one writer lock and
+lands atomically as a new generation (`qa.store`). A damaged index is rebuilt
+from the article files stored beside it, so nothing a user added is lost.
+
+Locations: `QA_INDEX` and `QA_SEEDS` override the defaults, `index/` and
+`seeds/` in the project folder. `QA_MODEL` names another sentence-transformers
+model (path or name).
+
+What is left out: parsing, ranking and quoting (their own modules), and any UI.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import index as ix
+from . import store
+from .answer import Answer, answer
+from .articles import EXTENSIONS, Article, ArticleError, parse_bytes
+from .embed import Embedder
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def default_index_dir() -> Path:
+    return Path(os.environ.get("QA_INDEX") or PROJECT / "index")
+
+
+def default_seeds_dir() -> Path:
+    return Path(os.environ.get("QA_SEEDS") or PROJECT / "seeds")
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: list[Article]
+    skipped: list[tuple[str, str]]  # (file name, why): duplicates and bad files
+
+
+def _text_key(a: Article) -> str:
+    return hashlib.sha256((a.title + "\n" + a.text).encode("utf-8")).hexdigest()
+
+
+class Library:
+    def __init__(self, index_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
+                 model: str | None = None, embedder: Embedder | None = None):
+        self.index_dir = Path(index_dir) if index_dir else default_index_dir()
+        self.seeds_dir = Path(seeds_dir) if seeds_dir else default_seeds_dir()
+        self._model = model
+        self._embedder = embedder
+        self._index: ix.Index | None = None
+        self._data: str | None = None  # generation the loaded index came from
+        self._lock = threading.RLock()
+        self.last_embedded: list[str] = []  # ids embedded by the last write, for tests and progress
+
+    # ------------------------------------------------------------ loading
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self._model)
+        return self._embedder
+
+    @property
+    def index(self) -> ix.Index:
+        with self._lock:
+            if self._index is None:
+                self._open()
+            return self._index
+
+    def _open(self) -> None:
+        try:
+            manifest = store.read_manifest(self.index_dir)
+        except store.IndexFileError as e:
+            self._warn(f"{e}; rebuilding from the stored article files")
+            self._rebuild_from_files()
+            return
+        if manifest is None:
+            self.build()
+            return
+        if self._model is None and self._embedder is None:
+            self._model = manifest["model"]
+        if manifest["model"] != self.embedder.name:
+            self._warn(f"index was built with model {manifest['model']}, asked for {self.embedder.name}: rebuilding")
+            self._rebuild(manifest)
+            return
+        try:
+            self._index = ix.load(self.index_dir / manifest["data"], manifest)
+            self._data = manifest["data"]
+        except store.IndexFileError as e:
+            self._warn(f"{e}; rebuilding from the stored article files")
+            self._rebuild(manifest)
+
+    def _warn(self, msg: str) -> None:
+        print(f"qa: {msg}", file=sys.stderr)
+
+    def _stored_entries(self, manifest: dict) -> list[ix.Entry]:
+        entries = []
+        for rec in manifest.get("articles", []):
+            path = self.index_dir / rec["file"]
+            try:
+                a = parse_bytes(path.read_bytes(), rec.get("source_name") or path.name, rec["id"])
+            except (OSError, ArticleError) as e:
+                self._warn(f"cannot restore {rec['id']}: {e}")
+                continue
+            entries.append(ix.Entry(a, rec["origin"], rec["file"]))
+        return entries
+
+    def _rebuild(self, manifest: dict) -> None:
+        with store.writer_lock(self.index_dir):
+            self._commit(self._stored_entries(manifest), old=None)
+
+    def _rebuild_from_files(self) -> None:
+        """No usable manifest: the seeds and every stored article file are the collection."""
+        with store.writer_lock(self.index_dir):
+            entries = self._seed_entries()
+            seen = {e.article.fingerprint for e in entries}
+            for path in sorted((self.index_dir / "articles").glob("*")):
+                if path.name.startswith(".") or path.suffix.lower() not in EXTENSIONS:
+                    continue
+                name = path.name.split("-", 1)[-1]
+                try:
+                    a = parse_bytes(path.read_bytes(), name)
+                except (OSError, ArticleError):
+                    continue
+                if a.fingerprint not in seen:
+                    seen.add(a.fingerprint)
+                    entries.append(ix.Entry(self._unique(a, entries), "user", f"articles/{path.name}"))
+            self._commit(entries, old=None)
+
+    # ------------------------------------------------------------ writing
+    def _seed_entries(self) -> list[ix.Entry]:
+        entries = []
+        if not self.seeds_dir.is_dir():
+            return entries
+        for path in sorted(self.seeds_dir.iterdir()):
+            if path.suffix.lower() not in EXTENSIONS or not path.is_file():
+                continue
+            try:
+                data = path.read_bytes()
+                a = parse_bytes(data, path.name)
+            except (OSError, ArticleError) as e:
+                self._warn(f"skipping seed {path.name}: {e}")
+                continue
+            rel = store.store_article_file(self.index_dir, a.id, a.fingerprint, path.suffix.lower(), data)
+            entries.append(ix.Entry(a, "seed", rel))
+        return entries
+
+    def _unique(self, a: Article, entries: Iterable[ix.Entry]) -> Article:
+        taken = {e.article.id for e in entries}
+        if a.id not in taken:
+            return a
+        from dataclasses import replace
+        new_id = f"{a.id}-{a.fingerprint[:8]}"
+        n = 2
+        while new_id in taken:
+            new_id, n = f"{a.id}-{a.fingerprint[:8]}-{n}", n + 1
+        return replace(a, id=new_id)
+
+    def _current(self) -> ix.Index | None:
+        """Under the writer lock: the latest index on disk (another process may have written)."""
+        try:
+            manifest = store.read_manifest(self.index_dir)
+        except store.IndexFileError:
+            return None
+        if manifest is None:
+            return None
+        if manifest["data"] != self._data or self._index is None:
+            try:
+                self._index = ix.load(self.index_dir / manifest["data"], manifest)
+                self._data = manifest["data"]
+            except store.IndexFileError:
+                return None
+        return self._index if self._index.model == self.embedder.name else None
+
+    def _commit(self, entries: list[ix.Entry], old: ix.Index | None,
+                progress: Callable[[float, str], None] | None = None) -> None:
+        new, embedded = ix.build(entries, self.embedder, old, progress)
+        previous = None
+        try:
+            previous = (store.read_manifest(self.index_dir) or {}).get("data")
+        except store.IndexFileError:
+            pass
+        gen = store.new_generation(self.index_dir, previous)
+        try:
+            sizes = ix.save(new, gen)
+            store.fsync_tree(gen)
+            manifest = {
+                "model": new.model, "dim": new.dim, "data": gen.name, "files": sizes,
+                "counts": {"articles": len(new.entries), "paragraphs": int(len(new.para)),
+                           "sentences": int(len(new.sent))},
+                "articles": [{"id": e.article.id, "fingerprint": e.article.fingerprint, "origin": e.origin,
+                              "file": e.file, "source_name": e.article.source_name, "title": e.article.title}
+                             for e in new.entries],
+                "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+            store.write_manifest(self.index_dir, manifest)
+        except BaseException:
+            import shutil
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        store.collect_garbage(self.index_dir, manifest)
+        self._index, self._data, self.last_embedded = new, gen.name, embedded
+        if progress:
+            progress(1.0, "done")
+
+    def build(self, seeds_dir: str | Path | None = None,
+              progress: Callable[[float, str], None] | None = None) -> ix.Index:
+        """Sync the index with the seeds folder, keeping every user-added article.
+
+        Unchanged articles are not re-embedded; when nothing changed, nothing is written.
+        """
+        if seeds_dir:
+            self.seeds_dir = Path(seeds_dir)
+        if not self.seeds_dir.is_dir():
+            raise ArticleError(f"{self.seeds_dir}: no such folder")
+        with self._lock, store.writer_lock(self.index_dir):
+            old = self._current()
+            seeds = self._seed_entries()
+            users = [e for e in (old.entries if old else []) if e.origin == "user"]
+            entries = list(seeds)
+            for e in users:
+                entries.append(ix.Entry(self._unique(e.article, entries), e.origin, e.file))
+            if old is not None and [(e.article.id, e.article.fingerprint, e.origin) for e in entries] == \
+                    [(e.article.id, e.article.fingerprint, e.origin) for e in old.entries]:
+                self.last_embedded = []
+                return old
+            self._commit(entries, old, progress)
+            return self._index
+
+    def add(self, files: Iterable[str | Path | tuple[str, bytes]],
+            progress: Callable[[float, str], None] | None = None) -> AddResult:
+        """Add article files (paths, or (name, bytes) pairs). Bad files and duplicates are skipped
+        with a reason; the good ones are stored and indexed in one atomic step."""
+        parsed: list[tuple[Article, bytes, str]] = []
+        skipped: list[tuple[str, str]] = []
+        for f in files:
+            if isinstance(f, tuple):
+                name, data = f
+            else:
+                name = Path(f).name
+                try:
+                    if Path(f).stat().st_size > 50 * 1024 * 1024:
+                        raise ArticleError("file too large")
+                    data = Path(f).read_bytes()
+                except (OSError, ArticleError) as e:
+                    skipped.append((name, f"cannot read: {e.__class__.__name__ if isinstance(e, OSError) else e}"))
+                    continue
+            name = Path(str(name).replace("\\", "/")).name or "article.txt"
+            try:
+                a = parse_bytes(data, name)
+            except ArticleError as e:
+                skipped.append((name, str(e).removeprefix(f"{name}: ")))
+                continue
+            parsed.append((a, data, Path(name).suffix.lower()))
+        if not parsed:
+            return AddResult([], skipped)
+        with self._lock, store.writer_lock(self.index_dir):
+            old = self._current() or self.index
+            entries = list(old.entries)
+            fps = {e.article.fingerprint: e.article.id for e in entries}
+            texts = {_text_key(e.article): e.article.id for e in entries}
+            added = []
+            for a, data, ext in parsed:
+                dup = fps.get(a.fingerprint) or texts.get(_text_key(a))
+                if dup:
+                    skipped.append((a.source_name, f"already indexed as {dup}"))
+                    continue
+                a = self._unique(a, entries)
+                rel = store.store_article_file(self.index_dir, a.id, a.fingerprint, ext, data)
+                entries.append(ix.Entry(a, "user", rel))
+                fps[a.fingerprint] = texts[_text_key(a)] = a.id
+                added.append(a)
+            if added:
+                self._commit(entries, old, progress)
+        return AddResult(added, skipped)
+
+    def remove(self, article_id: str) -> Article:
+        with self._lock, store.writer_lock(self.index_dir):
+            old = self._current() or self.index
+            keep = [e for e in old.entries if e.article.id != article_id]
+            if len(keep) == len(old.entries):
+                raise KeyError(f"no article with id '{article_id}'")
+            gone = next(e.article for e in old.entries if e.article.id == article_id)
+            self._commit(keep, old)
+            return gone
+
+    # ------------------------------------------------------------ reading
+    def articles(self) -> list[dict]:
+        index = self.index
+        counts = index.sentence_counts()
+        return [{**e.article.to_dict(), "origin": e.origin, "sentences": counts.get(e.article.id, 0),
+                 "paragraphs": len(e.article.paragraphs)} for e in index.entries]
+
+    def get(self, article_id: str) -> Article | None:
+        return next((e.article for e in self.index.entries if e.article.id == article_id), None)
+
+    def ask(self, question: str, k: int = 3, history: list[str] | None = None) -> Answer:
+        return answer(self.index, self.embedder, question, k=k, history=history)
+
+
+_default: dict[str, Library] = {}
+_default_lock = threading.Lock()
+
+
+def default_library() -> Library:
+    key = str(default_index_dir().resolve())
+    with _default_lock:
+        if key not in _default:
+            _default[key] = Library()
+        return _default[key]
+
+
+def ask(question: str, k: int = 3, history: list[str] | None = None) -> Answer:
+    """Ask the default collection (`QA_INDEX`, built from `QA_SEEDS` on first use)."""
+    return default_library().ask(question, k=k, history=history)

@@ -1,0 +1,97 @@
+"""Turn ranked sentences into quotes: the smallest verbatim span that supports the answer.
+
+A quote is one sentence; it grows to a neighbouring sentence of the same
+paragraph (three at most) only when one is not enough: the sentence is a
+fragment, or it leaves most of the question's terms to a neighbour that has
+them. No sentence is quoted twice. Each quote keeps its paragraph as context
+and its character offsets in the article's text.
+
+What is left out: ranking (`qa.search`) and abstention (`qa.answer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .articles import Article
+from .index import Index, tokenize
+from .search import Hit, _idf
+
+MAX_SENTENCES = 3
+FRAGMENT_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    score: float
+    context: str  # the paragraph the quote stands in
+    article: Article
+    start: int  # offsets of `text` in article.text
+    end: int
+    context_start: int  # offset of `context` in article.text
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "score": round(self.score, 4), "context": self.context,
+                "article": self.article.to_dict(), "start": self.start, "end": self.end,
+                "context_start": self.context_start}
+
+
+def _coverage(tokens: set[str], idf: dict[str, float]) -> float:
+    total = sum(idf.values())
+    return sum(v for t, v in idf.items() if t in tokens) / total if total else 0.0
+
+
+def span(index: Index, row: int, idf: dict[str, float], used: set[int]) -> list[int]:
+    """Sentence rows of the quote around `row`."""
+    para = index.sent[row, 1]
+    rows = [row]
+
+    def neighbours():
+        lo, hi = rows[0] - 1, rows[-1] + 1
+        return [r for r in (hi, lo) if 0 <= r < len(index) and index.sent[r, 1] == para and r not in used]
+
+    toks = {r: set(tokenize([index.sentence_text(r)])[0]) for r in (row - 1, row, row + 1)
+            if 0 <= r < len(index)}
+    have = set(toks[row])
+    while len(rows) < MAX_SENTENCES:
+        text = " ".join(index.sentence_text(r) for r in rows)
+        options = neighbours()
+        if not options:
+            break
+        if len(text) < FRAGMENT_CHARS:
+            pick = options[0]
+        else:
+            cov = _coverage(have, idf)
+            gains = [(_coverage(have | toks.get(r, set()), idf) - cov, r) for r in options]
+            gain, pick = max(gains)
+            if not (cov < 0.5 and gain >= 0.25):
+                break
+        rows.append(pick)
+        rows.sort()
+        for r in (rows[0] - 1, rows[-1] + 1):
+            if 0 <= r < len(index) and r not in toks:
+                toks[r] = set(tokenize([index.sentence_text(r)])[0])
+        have |= toks.get(pick, set())
+    return rows
+
+
+def make_quotes(index: Index, hits: list[Hit], question: str, k: int) -> list[Quote]:
+    idf = _idf(index.bm25_sent, tokenize([question])[0])
+    used: set[int] = set()
+    quotes: list[Quote] = []
+    for h in hits:
+        if len(quotes) >= k:
+            break
+        if h.row in used:
+            continue
+        rows = span(index, h.row, idf, used)
+        used.update(rows)
+        a_row, p_row = int(index.sent[rows[0], 0]), int(index.sent[rows[0], 1])
+        article = index.article(a_row)
+        start, end = int(index.sent[rows[0], 2]), int(index.sent[rows[-1], 3])
+        k_para = int(index.para[p_row, 1])
+        quotes.append(Quote(text=article.text[start:end], score=h.score,
+                            context=article.paragraphs[k_para], article=article,
+                            start=start, end=end, context_start=article.paragraph_start(k_para)))
+    return quotes
