@@ -1,8 +1,9 @@
 """Carry what earlier questions were about into a follow-up question, without an LLM.
 
 "What did Samantha Power say about Assad?" then "And what did she say about
-ISIL?" becomes "And what did Samantha Power say about ISIL?": a personal
-pronoun takes the first name the previous question mentioned; an elliptical
+ISIL?" becomes "And what did Power say about ISIL?": a personal pronoun takes
+the surname of the first name the previous questions mentioned (articles name
+a person in full once, then by surname); an elliptical
 follow-up ("What about Lavrov?", "Why?") is searched together with the
 previous question. A question that stands on its own — it names its own
 subject and neither opens like a follow-up nor leans on a pronoun — is left
@@ -56,7 +57,8 @@ def rewrite(question: str, history: list[str] | None) -> str:
     previous = history[-1]
     prev_names = next((names(h) for h in reversed(history) if names(h)), [])
     if prev_names and re.search(rf"\b({_PERSON_PRONOUNS})\b", question, re.I):
-        person = prev_names[0]
+        # News copy names a person in full once, then by surname: "Power said".
+        person = prev_names[0].split()[-1]
 
         def sub(m):
             w = m.group(0).lower()
