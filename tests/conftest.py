@@ -1,0 +1,49 @@
+"""Shared fixtures: one embedding model per test session, temporary index folders."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+CARD_QUESTION = "Why isn't Russia in the coalition?"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
+    from qa.embed import Embedder
+    e = Embedder()
+    e.encode(["warm up"])
+    return e
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory, embedder):
+    """An index built once from seeds/; tests that change an index copy it first."""
+    from qa import Library
+    d = tmp_path_factory.mktemp("seed-index")
+    Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder).build()
+    return d
+
+
+@pytest.fixture(scope="session")
+def seed_library(seed_index_dir, embedder):
+    """A read-only library over the seeds (do not add or remove through it)."""
+    from qa import Library
+    return Library(index_dir=seed_index_dir, seeds_dir=SEEDS, embedder=embedder)
+
+
+@pytest.fixture
+def fresh_library(tmp_path, seed_index_dir, embedder):
+    """A library of its own over a copy of the seed index, free to change."""
+    from qa import Library
+    d = tmp_path / "index"
+    shutil.copytree(seed_index_dir, d)
+    return Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
