@@ -1,0 +1,93 @@
+"""The command line as other tools use it: real processes, JSON out, one-line errors."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CARD_QUESTION, ROOT, SEEDS
+
+
+def run(*args, stdin=None, env=None):
+    return subprocess.run([sys.executable, "-m", "qa", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
+@pytest.fixture
+def index_copy(tmp_path, seed_index_dir):
+    d = tmp_path / "index"
+    shutil.copytree(seed_index_dir, d)
+    return d
+
+
+def test_help_is_instant_and_lists_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("build", "ask", "add", "remove", "list", "eval"):
+        assert cmd in r.stdout
+
+
+def test_ask_prints_quote_with_source(index_copy):
+    r = run("ask", "--index", str(index_copy), CARD_QUESTION)
+    assert r.returncode == 0, r.stderr
+    assert "Russia is not a member of the U.S.-led anti-ISIS coalition" in r.stdout
+    assert "Russian FM: We and the US Are Arming Opposing Sides in Syrian Conflict" in r.stdout
+    assert "Patrick Goodenough" in r.stdout and "2014-10-22" in r.stdout
+
+
+def test_batch_mode_and_add_list_remove(index_copy, tmp_path):
+    lines = [{"question": CARD_QUESTION},
+             {"question": "What did Samantha Power say about Assad?"},
+             {"question": "And what did she say about ISIL?", "history": ["What did Samantha Power say about Assad?"]},
+             {"question": "What is the capital of Australia?"}]
+    stdin = "\n".join(json.dumps(x) for x in lines) + "\n"
+    r = run("ask", "--index", str(index_copy), "--json", "-", stdin=stdin)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [o["question"] for o in out] == [x["question"] for x in lines]
+    assert out[0]["quotes"][0]["text"].startswith("Russia is not a member")
+    assert "ISIL" in out[2]["quotes"][0]["text"]
+    assert out[3]["answered"] is False
+    assert set(out[0]["quotes"][0]["article"]) >= {"id", "title", "byline", "date", "url"}
+
+    art = tmp_path / "kiwi.md"
+    art.write_text("# Kiwi Record\n\nGrowers picked 180 million trays of kiwifruit this season.\n", "utf-8")
+    env = {"QA_INDEX": str(index_copy)}  # the env var stands in for --index
+    r = run("add", str(art), env=env)
+    assert r.returncode == 0 and "added kiwi" in r.stdout, r.stderr
+    listed = json.loads(run("list", "--json", env=env).stdout)
+    assert {a["id"] for a in listed} == {"000_54ba8922c5d040e6", "003_42d2fca0b8d62e31", "kiwi"}
+    r = run("remove", "kiwi", env=env)
+    assert r.returncode == 0 and "removed kiwi" in r.stdout
+    r = run("remove", "kiwi", env=env)
+    assert r.returncode == 1 and r.stderr.strip() == "qa: no article with id 'kiwi'"
+
+
+def test_errors_are_one_line_no_traceback(index_copy, tmp_path):
+    for args in (("ask", "--index", str(index_copy), "   "),
+                 ("add", "--index", str(index_copy), str(tmp_path / "missing.txt")),
+                 ("build", "--index", str(index_copy), "--seeds", str(tmp_path / "nope"))):
+        r = run(*args)
+        assert r.returncode != 0
+        assert "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("qa: ")
+
+
+def test_batch_mode_reports_bad_lines_and_goes_on(index_copy):
+    stdin = '{"question": ""}\nnot json\n{"question": "Why isn\'t Russia in the coalition?"}\n'
+    r = run("ask", "--index", str(index_copy), "-", stdin=stdin)
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert "error" in out[0] and "error" in out[1]
+    assert out[2]["quotes"][0]["text"].startswith("Russia is not a member")
+    assert r.returncode == 1
+
+
+def test_build_from_a_folder(tmp_path):
+    r = run("build", "--seeds", str(SEEDS), "--index", str(tmp_path / "ix"))
+    assert r.returncode == 0, r.stderr
+    assert "2 articles" in r.stdout
+    r = run("build", "--seeds", str(SEEDS), "--index", str(tmp_path / "ix"))
+    assert "0 articles embedded" in r.stdout
