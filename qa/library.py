@@ -59,6 +59,7 @@ class Library:
         self._embedder = embedder
         self._index: ix.Index | None = None
         self._data: str | None = None  # generation the loaded index came from
+        self._stamp: tuple | None = None  # manifest identity when it was loaded or written
         self._lock = threading.RLock()
         self.last_embedded: list[str] = []  # ids embedded by the last write, for tests and progress
 
@@ -71,12 +72,14 @@ class Library:
 
     @property
     def index(self) -> ix.Index:
+        """The current index; reloaded when another process (the CLI, another app) changed it."""
         with self._lock:
-            if self._index is None:
+            if self._index is None or store.manifest_stamp(self.index_dir) != self._stamp:
                 self._open()
             return self._index
 
     def _open(self) -> None:
+        stamp = store.manifest_stamp(self.index_dir)
         try:
             manifest = store.read_manifest(self.index_dir)
         except store.IndexFileError as e:
@@ -92,9 +95,12 @@ class Library:
             self._warn(f"index was built with model {manifest['model']}, asked for {self.embedder.name}: rebuilding")
             self._rebuild(manifest)
             return
+        if self._index is not None and self._data == manifest["data"]:
+            self._stamp = stamp  # touched, not changed
+            return
         try:
             self._index = ix.load(self.index_dir / manifest["data"], manifest)
-            self._data = manifest["data"]
+            self._data, self._stamp = manifest["data"], stamp
         except store.IndexFileError as e:
             self._warn(f"{e}; rebuilding from the stored article files")
             self._rebuild(manifest)
@@ -176,7 +182,7 @@ class Library:
         if manifest["data"] != self._data or self._index is None:
             try:
                 self._index = ix.load(self.index_dir / manifest["data"], manifest)
-                self._data = manifest["data"]
+                self._data, self._stamp = manifest["data"], store.manifest_stamp(self.index_dir)
             except store.IndexFileError:
                 return None
         return self._index if self._index.model == self.embedder.name else None
@@ -209,6 +215,7 @@ class Library:
             raise
         store.collect_garbage(self.index_dir, manifest)
         self._index, self._data, self.last_embedded = new, gen.name, embedded
+        self._stamp = store.manifest_stamp(self.index_dir)
         if progress:
             progress(1.0, "done")
 

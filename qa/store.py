@@ -107,6 +107,15 @@ def read_manifest(index_dir: Path) -> dict | None:
     return m
 
 
+def manifest_stamp(index_dir: Path) -> tuple | None:
+    """Cheap identity of the manifest file (one stat), to notice another process's write."""
+    try:
+        st = (index_dir / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def write_manifest(index_dir: Path, manifest: dict) -> None:
     manifest = {"format": FORMAT, "version": VERSION, **manifest}
     write_atomic(index_dir / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))

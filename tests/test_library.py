@@ -193,3 +193,10 @@ def test_unreadable_manifest_is_rebuilt_keeping_user_articles(fresh_library, emb
     reopened = Library(index_dir=lib.index_dir, seeds_dir=SEEDS, embedder=embedder)
     ids = {a["id"] for a in reopened.articles()}
     assert {"kiwi", "000_54ba8922c5d040e6", "003_42d2fca0b8d62e31"} <= ids
+
+
+def test_a_second_library_on_the_same_folder_sees_changes(fresh_library, embedder):
+    other = Library(index_dir=fresh_library.index_dir, seeds_dir=SEEDS, embedder=embedder)
+    assert "kiwi" not in {a["id"] for a in other.articles()}
+    fresh_library.add([("kiwi.txt", b"Kiwi\n\nGrowers picked 180 million trays of kiwifruit.\n")])
+    assert "180 million" in other.ask("How many trays of kiwifruit?").quotes[0].text
