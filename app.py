@@ -1,0 +1,314 @@
+"""The web chat: ask the articles in a browser, read the quotes with their sources, add your own articles.
+
+A thin Gradio layer over `qa.Library`: it renders answers as markdown, lists,
+adds and removes articles, and names two API endpoints (`/chat` returns the
+markdown the chat shows, `/ask` returns `Answer.to_dict()`). The library is
+opened and the model loaded once, before the server starts, so the first
+question is as fast as the rest.
+
+Everything that came from an article or a reader is untrusted: it is
+HTML-escaped and its markdown punctuation turned into entities before it is
+shown, so a `<script>`, an `onerror` image or a `javascript:` link in an
+article is displayed as text, never run. The only links are the ones written
+here, and only for http(s) urls.
+
+What is left out: retrieval, quoting and abstention (all in `qa`).
+`python app.py` serves on 127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change that.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: without these, gradio and huggingface_hub call out at start and at exit.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+import datetime  # noqa: E402
+import html  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+import qa  # noqa: E402
+
+MAX_UPLOAD_MB = 10
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
+EXAMPLES = [
+    "Why isn't Russia in the coalition?",
+    "What did Samantha Power say about Assad?",
+    "What does Lavrov want the West to do about Assad?",
+]
+TITLE = "Ask the articles"
+
+# Markdown punctuation as numeric entities: the renderer shows the character but never
+# reads it as syntax, inside markdown and inside raw HTML blocks alike.
+_MD_ENTITIES = {c: f"&#{ord(c)};" for c in "\\`*_[]|~"}
+_MD_CHARS = re.compile("[" + re.escape("".join(_MD_ENTITIES)) + "]")
+
+
+def esc(text: str | None) -> str:
+    """Untrusted text, safe to put in markdown or HTML: tags and link/image syntax become plain text."""
+    s = html.escape(text or "", quote=True)
+    s = _MD_CHARS.sub(lambda m: _MD_ENTITIES[m.group()], s)
+    return s.replace("\n", " ")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The url, escaped for an href, if it is a plain http(s) url; else None."""
+    if not url or not re.match(r"^https?://[^\s<>\"'`]+$", url, re.I):
+        return None
+    return html.escape(url, quote=True)
+
+
+# ------------------------------------------------------------------ rendering
+
+def _date(iso: str) -> str:
+    """'2014-10-22' -> '22 Oct 2014'; anything else as it is."""
+    try:
+        d = datetime.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{d.day} {d:%b %Y}"
+
+
+def _source_line(article: dict) -> str:
+    parts = [f"<strong>{esc(article.get('title'))}</strong>"]
+    if article.get("byline"):
+        parts.append(esc(article["byline"]))
+    if article.get("date"):
+        parts.append(esc(_date(article["date"])))
+    url = safe_url(article.get("url"))
+    if url:
+        parts.append(f'<a href="{url}" target="_blank" rel="noopener noreferrer nofollow">source</a>')
+    return '<p class="qa-source">— ' + " · ".join(parts) + "</p>"
+
+
+def _context(q: dict) -> str:
+    """The paragraph with the quoted sentences marked."""
+    ctx, a, b = q["context"], q["start"] - q["context_start"], q["end"] - q["context_start"]
+    if not (0 <= a <= b <= len(ctx)) or ctx[a:b] != q["text"]:
+        a = ctx.find(q["text"])
+        b = a + len(q["text"])
+    if a < 0:
+        return f"<p>{esc(ctx)}</p>"
+    return f"<p>{esc(ctx[:a])}<mark>{esc(ctx[a:b])}</mark>{esc(ctx[b:])}</p>"
+
+
+def _quote(n: int, q: dict) -> str:
+    return "\n".join([
+        f'<blockquote class="qa-quote"><p><span class="qa-n">{n}</span> {esc(q["text"])}</p></blockquote>',
+        _source_line(q["article"]),
+        f'<details class="qa-context"><summary>Show the paragraph</summary>{_context(q)}</details>',
+    ])
+
+
+def render(answer: dict) -> str:
+    """`Answer.to_dict()` as the chat shows it (markdown with a little HTML, all text escaped)."""
+    quotes = "\n\n".join(_quote(i, q) for i, q in enumerate(answer["quotes"], 1))
+    note = ""
+    if answer["query"] and answer["query"] != " ".join(answer["question"].split()):
+        note = f'\n\n<p class="qa-note">Read as a follow-up: “{esc(answer["query"])}”</p>'
+    if answer["answered"]:
+        return quotes + note
+    if not answer["quotes"]:
+        return "**The articles don't say.** There is nothing in the library to quote." + note
+    return ("**The articles don't say.** Nothing in them answers this well enough to quote." + note +
+            f'\n\n<details class="qa-closest"><summary>The closest passages ({len(answer["quotes"])})</summary>\n\n'
+            + quotes + "\n\n</details>")
+
+
+def _text(content) -> str:
+    """A chat message's content (a string, or Gradio 6's list of parts) as plain text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if isinstance(content, (list, tuple)):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text")
+    return ""
+
+
+def previous_questions(history) -> list[str]:
+    return [t for m in history or [] if isinstance(m, dict) and m.get("role") == "user"
+            and (t := _text(m.get("content")).strip())]
+
+
+# ------------------------------------------------------------------ library tab
+
+def _rows(library: qa.Library) -> list[list]:
+    return [[a["title"], _date(a["date"]) if a["date"] else "", a["byline"] or "", a["sentences"]]
+            for a in library.articles()]
+
+
+def _choices(library: qa.Library) -> list[tuple[str, str]]:
+    return [(f"{a['title']} ({a['id']})", a["id"]) for a in library.articles()]
+
+
+def _read_uploads(paths) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]:
+    files, refused = [], []
+    for p in paths or []:
+        p = Path(getattr(p, "name", p))
+        try:
+            if p.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
+                refused.append((p.name, f"larger than {MAX_UPLOAD_MB} MB"))
+                continue
+            files.append((p.name, p.read_bytes()))
+        except OSError as e:
+            refused.append((p.name, f"cannot read the upload ({e.__class__.__name__})"))
+    return files, refused
+
+
+def _report(added, skipped) -> str:
+    lines = [f"✓ Added **{esc(a.title)}** ({len(a.paragraphs)} paragraphs), answerable now." for a in added]
+    lines += [f"✗ Not added: **{esc(name)}**: {esc(why)}. Nothing was changed for this file." for name, why in skipped]
+    return "\n\n".join(lines) or "No file was given."
+
+
+# ------------------------------------------------------------------ the app
+
+CSS = """
+.gradio-container { max-width: 920px !important; margin: 0 auto !important; }
+.qa-quote { margin: 0.2em 0 0.1em 0 !important; border-left: 3px solid #7c8db5 !important;
+            padding: 0.1em 0 0.1em 0.8em !important; font-size: 1.02em; line-height: 1.5; }
+.qa-quote p { margin: 0 !important; }
+.qa-n { display: inline-block; min-width: 1.5em; height: 1.5em; line-height: 1.5em; text-align: center;
+        border-radius: 50%; background: #e6eaf3; color: #334; font-size: 0.8em; font-weight: 600;
+        margin-right: 0.35em; font-style: normal; }
+.qa-source { margin: 0.1em 0 0.2em 0 !important; font-size: 0.88em; opacity: 0.85; }
+.qa-context, .qa-closest { margin: 0 0 1.1em 0 !important; font-size: 0.9em; }
+.qa-context summary, .qa-closest summary { cursor: pointer; opacity: 0.8; }
+.qa-context p { margin: 0.3em 0 0 0 !important; padding: 0.5em 0.7em; border-radius: 6px;
+                background: rgba(127, 127, 127, 0.08); }
+.qa-context mark { background: #fff1a8; color: inherit; padding: 0 0.1em; }
+.qa-note { font-size: 0.85em; opacity: 0.75; margin-top: 0.3em !important; }
+footer { display: none !important; }
+#qa-articles table, #qa-articles td, #qa-articles td * { font-family: var(--font) !important; }
+@media (max-width: 600px) {
+  .gradio-container { padding: 0 8px !important; }
+  .qa-intro h2 { font-size: 1.3em !important; margin-bottom: 0.2em !important; }
+  .qa-intro p { font-size: 0.85em; line-height: 1.4; }
+  .qa-quote, .qa-quote p { font-size: 16px !important; line-height: 1.45 !important; }
+  .qa-quote { padding-left: 0.6em !important; }
+  .qa-source, .qa-context { font-size: 0.82em; }
+}
+"""
+_SYSTEM_FONT = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif")
+THEME = gr.themes.Soft(font=_SYSTEM_FONT, font_mono=("ui-monospace", "Menlo", "Consolas", "monospace"))
+
+
+def build_app(library: qa.Library) -> gr.Blocks:
+    """The Blocks app over an opened library; launch it with `serve`."""
+
+    def chat(message: str, history: list) -> str:
+        """Ask the articles; returns the answer as the chat shows it (markdown)."""
+        try:
+            ans = library.ask(_text(message), history=previous_questions(history))
+        except qa.QuestionError as e:
+            return f"⚠ {esc(str(e).capitalize())}."
+        return render(ans.to_dict())
+
+    def ask(question: str, history: list[str] | None = None) -> dict:
+        """Ask the articles; returns the structured answer, Answer.to_dict(). `history`: earlier questions, oldest first."""
+        try:
+            return library.ask(question, history=history or None).to_dict()
+        except qa.QuestionError as e:
+            raise gr.Error(str(e)) from None
+
+    def refresh():
+        return gr.update(value=_rows(library)), gr.update(choices=_choices(library), value=None)
+
+    def add(paths, progress=gr.Progress()):
+        progress(0.0, desc="Reading the files")
+        files, refused = _read_uploads(paths)
+        if files:
+            res = library.add(files, progress=lambda f, d: progress(f, desc=f"Indexing: {d}"))
+            added, skipped = res.added, refused + res.skipped
+        else:
+            added, skipped = [], refused
+        return (_report(added, skipped), None, *refresh())
+
+    def remove(article_id):
+        if not article_id:
+            return ("Choose an article to remove first.", *refresh())
+        try:
+            gone = library.remove(article_id)
+        except KeyError:
+            return ("That article is no longer in the library.", *refresh())
+        return (f"✓ Removed **{esc(gone.title)}**.", *refresh())
+
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"## {TITLE}\nAsk a question about the news articles in the library. "
+                    "Every answer is a verbatim quote with its source, or a plain *the articles don't say*.",
+                    elem_classes="qa-intro")
+        with gr.Tabs():
+            with gr.Tab("Chat"):
+                gr.ChatInterface(
+                    chat, api_name="chat", examples=EXAMPLES, examples_label="Try asking",
+                    chatbot=gr.Chatbot(height=560, show_label=False, layout="bubble",
+                                       placeholder="Ask something, or pick an example below.",
+                                       feedback_options=None, buttons=["copy"],
+                                       allow_tags=False, latex_delimiters=[]),
+                    textbox=gr.Textbox(placeholder="Ask the articles… (follow-ups work too)",
+                                       show_label=False, submit_btn=True, stop_btn=False),
+                    fill_height=False, autofocus=True)
+            with gr.Tab("Library"):
+                table = gr.Dataframe(headers=["Title", "Date", "Outlet", "Sentences"], value=_rows(library),
+                                     datatype=["str", "str", "str", "number"], interactive=False,
+                                     wrap=True, label="Articles", column_widths=["50%", "16%", "22%", "12%"],
+                                     buttons=[], elem_id="qa-articles")
+                with gr.Row():
+                    uploads = gr.File(label=f"Add articles (.txt, .md, .html; up to {MAX_UPLOAD_MB} MB each)",
+                                      file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
+                                      elem_id="qa-upload")
+                with gr.Row():
+                    doomed = gr.Dropdown(choices=_choices(library), value=None, label="Remove an article",
+                                         scale=4, elem_id="qa-remove-choice")
+                    remove_btn = gr.Button("Remove", variant="stop", scale=1, min_width=100,
+                                           elem_id="qa-remove")
+                status = gr.Markdown(elem_id="qa-status")
+        uploads.upload(add, uploads, [status, uploads, table, doomed], api_visibility="private")
+        remove_btn.click(remove, doomed, [status, table, doomed], api_visibility="private")
+        demo.load(refresh, None, [table, doomed], api_visibility="private")
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def open_library(**kwargs) -> qa.Library:
+    """Open (building if needed) the library and load the model, so the first question is fast.
+
+    `kwargs` go to `qa.Library`; by default its locations come from QA_INDEX / QA_SEEDS."""
+    library = qa.Library(**kwargs)
+    library.index
+    library.ask(EXAMPLES[0])
+    return library
+
+
+def serve(demo: gr.Blocks, server_name: str | None = None, server_port: int | None = None,
+          block: bool = True) -> str:
+    """Start the server (never a share link); returns the local url."""
+    server_name = server_name or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    server_port = int(server_port or os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    _, url, _ = demo.launch(server_name=server_name, server_port=server_port, share=False,
+                            prevent_thread_lock=True, quiet=True, show_error=True,
+                            max_file_size=f"{MAX_UPLOAD_MB}mb", footer_links=[],
+                            theme=THEME, css=CSS)
+    if block:
+        print(f"Web chat ready: {url}", flush=True)
+        demo.block_thread()
+    return url
+
+
+def main() -> None:
+    t = time.perf_counter()
+    print("Loading the library and the model…", flush=True)
+    library = open_library()
+    print(f"Loaded {len(library.articles())} articles in {time.perf_counter() - t:.1f}s", flush=True)
+    serve(build_app(library))
+
+
+if __name__ == "__main__":
+    main()

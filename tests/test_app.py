@@ -1,0 +1,131 @@
+"""The web chat's API contract (gradio_client against app.py served in-process) and its escaping."""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import app  # noqa: E402
+
+CARD_QUESTION = "Why isn't Russia in the coalition?"
+CARD_QUOTE = "not a member of the U.S.-led anti-ISIS coalition"
+POWER_QUESTION = "What did Samantha Power say about Assad?"
+FOLLOW_UP = "And what did she say about ISIL?"
+
+
+@pytest.fixture(scope="module")
+def client(web_app):
+    from gradio_client import Client
+    return Client(web_app.url, verbose=False)
+
+
+def quotes_of(markdown: str) -> list[str]:
+    return re.findall(r"<blockquote[^>]*>(.*?)</blockquote>", markdown, re.S)
+
+
+# ------------------------------------------------------------------ API
+
+def test_both_endpoints_are_named(client):
+    assert {"/chat", "/ask"} <= set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+
+
+def test_chat_answers_the_card_question_with_the_message_alone(client):
+    md = client.predict(CARD_QUESTION, api_name="/chat")
+    assert isinstance(md, str)
+    quotes = quotes_of(md)
+    assert len(quotes) == 3 and CARD_QUOTE in quotes[0]
+    assert "Russian FM: We and the US Are Arming Opposing Sides in Syrian Conflict" in md
+    assert "<mark>" in md  # the paragraph, with the quoted sentence marked
+
+
+def test_ask_returns_answer_to_dict(client, web_app):
+    d = client.predict(CARD_QUESTION, api_name="/ask")
+    assert d == web_app.library.ask(CARD_QUESTION).to_dict()
+    assert set(d) == {"question", "answered", "quotes", "query"} and d["answered"] is True
+    q = d["quotes"][0]
+    assert CARD_QUOTE in q["text"]
+    assert set(q) == {"text", "score", "context", "article", "start", "end", "context_start"}
+    assert set(q["article"]) == {"id", "title", "byline", "date", "url"}
+    assert q["context"][q["start"] - q["context_start"]:q["end"] - q["context_start"]] == q["text"]
+
+
+def test_chat_follow_up_uses_the_conversation(web_app):
+    from gradio_client import Client
+    c = Client(web_app.url, verbose=False)  # its own session, so its own chat history
+    c.predict(POWER_QUESTION, api_name="/chat")
+    md = c.predict(FOLLOW_UP, api_name="/chat")
+    first = quotes_of(md)[0]
+    assert "ISIL" in first and "Power" in first
+    assert "Read as a follow-up" in md
+
+
+def test_ask_follow_up_with_history(client):
+    d = client.predict(FOLLOW_UP, [POWER_QUESTION], api_name="/ask")
+    assert "Power" in d["query"]
+    assert "ISIL" in d["quotes"][0]["text"] and "Power" in d["quotes"][0]["text"]
+
+
+def test_too_long_question_gets_the_library_message(client):
+    from gradio_client.exceptions import AppError
+    md = client.predict("why " * 300, api_name="/chat")
+    assert "too long" in md and not quotes_of(md)
+    with pytest.raises(AppError, match="too long"):
+        client.predict("why " * 300, api_name="/ask")
+
+
+def test_unanswerable_question_says_so_and_collapses_the_closest(client):
+    md = client.predict("What is a good recipe for pancakes?", api_name="/chat")
+    assert md.startswith("**The articles don't say.**")
+    assert '<details class="qa-closest">' in md and md.index("<details") < md.index("<blockquote")
+
+
+# ------------------------------------------------------------------ rendering and escaping
+
+EVIL = ('Officials <script>window.pwned=1</script> said <img src=x onerror="alert(1)"> '
+        '[click](javascript:alert(2)) ![x](http://evil.test/x.png) <a href="javascript:alert(3)">a</a>')
+
+
+def _answer(text: str, url=None, answered=True) -> dict:
+    article = {"id": "a", "title": f"T {text}", "byline": text, "date": "2020-01-01", "url": url}
+    ctx = "Before. " + text + " After."
+    return {"question": text, "answered": answered, "query": text + " again",
+            "quotes": [{"text": text, "score": 0.9, "context": ctx, "article": article,
+                        "start": 108, "end": 108 + len(text), "context_start": 100}]}
+
+
+def test_render_escapes_article_and_question_text():
+    md = app.render(_answer(EVIL, url="javascript:alert(4)"))
+    for bad in ("<script", "<img", "<a href=\"javascript", "](javascript", "![x](", "javascript:alert(4)"):
+        assert bad not in md
+    assert "&lt;script&gt;" in md and "<mark>" in md  # shown as text, the quote still marked
+
+
+def test_source_links_only_http_urls():
+    assert 'href="https://example.com/a?b=1&amp;c=2"' in app.render(_answer("x", url="https://example.com/a?b=1&c=2"))
+    for url in ("javascript:alert(1)", "data:text/html,<b>", "http://x\" onmouseover=\"alert(1)", "//evil.test"):
+        assert "<a " not in app.render(_answer("x", url=url))
+
+
+@given(st.text())
+def test_escaped_text_has_no_markup(text):
+    s = app.esc(text)
+    assert not set(s) & set("<>\"'[]`*_|~\\\n")
+
+
+def test_history_takes_the_user_questions_from_gradio_messages():
+    history = [{"role": "user", "content": [{"type": "text", "text": POWER_QUESTION}]},
+               {"role": "assistant", "content": [{"type": "text", "text": "> quote"}]},
+               {"role": "user", "content": "plain string"}]
+    assert app.previous_questions(history) == [POWER_QUESTION, "plain string"]
+
+
+def test_oversized_upload_is_refused_before_reading(tmp_path):
+    big = tmp_path / "big.txt"
+    with big.open("wb") as f:
+        f.truncate(app.MAX_UPLOAD_MB * 1024 * 1024 + 1)
+    files, refused = app._read_uploads([str(big)])
+    assert files == [] and refused == [("big.txt", f"larger than {app.MAX_UPLOAD_MB} MB")]
+    assert "big.txt" in app._report([], refused) and "Nothing was changed" in app._report([], refused)

@@ -1,0 +1,169 @@
+"""The web chat in a real browser: Debian's chromium driven by Playwright (never `playwright install`).
+
+Without /usr/bin/chromium these tests skip, unless QA_REQUIRE_BROWSER=1 (CI), where they fail.
+Screenshots go to test-artifacts/.
+"""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CARD_QUESTION = "Why isn't Russia in the coalition?"
+LAVROV = "Russia is not a member of the U.S.-led anti-ISIS coalition"
+CARD_TITLE = "Russian FM: We and the US Are Arming Opposing Sides in Syrian Conflict"
+TIMEOUT = 30_000  # ms; generous for a loaded 2-core machine, not a timing assertion
+
+# An article whose quotable sentence carries a script, an onerror image and a javascript: link.
+# The backslashes keep the link syntax through the markdown parser as literal text.
+EVIL_TITLE = "Zebra crossing festival opens in Tallinn"
+EVIL_ARTICLE = f"""{EVIL_TITLE}
+
+By Test Desk | May 4, 2021
+
+The zebra crossing festival in Tallinn drew nine thousand pedestrians <script>window.__pwned = 1; alert(1)</script> \
+on its first day <img src=x onerror="window.__pwned = 2; alert(2)"> according to organiser Maret Kask \
+\\[details\\](javascript:window.__pwned=3) and \\!\\[x\\](http://127.0.0.1:9/x.png) <a href="javascript:alert(3)">here</a>.
+
+Kask said the festival would return next spring with a parade of striped umbrellas along the old town walls.
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("QA_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing and QA_REQUIRE_BROWSER=1 (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, web_app):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.goto(web_app.url, wait_until="load")
+    pg.get_by_test_id("textbox").wait_for()
+    yield pg
+    ctx.close()
+
+
+def ask(page, question: str):
+    """Submit a question; returns the new bot message's locator once its quotes (or text) appear."""
+    before = page.get_by_test_id("bot").count()
+    page.get_by_test_id("textbox").fill(question)
+    t = time.perf_counter()
+    page.get_by_test_id("submit-button").click()
+    msg = page.get_by_test_id("bot").nth(before)
+    msg.locator("blockquote, strong").first.wait_for()
+    print(f"\n[timing] {question!r}: submit to rendered answer {time.perf_counter() - t:.2f}s")
+    return msg
+
+
+def no_injection(page):
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []
+    assert page.locator(".bot img[src='x'], [data-testid='bot'] img, [data-testid='bot'] script").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0
+
+
+def test_card_question_shows_lavrovs_quote_with_its_source(page):
+    msg = ask(page, CARD_QUESTION)
+    first = msg.locator("blockquote").first
+    assert LAVROV in first.inner_text()
+    assert CARD_TITLE in msg.inner_text()
+    # The paragraph opens with the quoted sentence highlighted.
+    msg.locator("details summary").first.click()
+    assert LAVROV in msg.locator("details mark").first.inner_text()
+    page.screenshot(path=ARTIFACTS / "chat-laptop.png")
+
+
+def test_follow_up_in_the_browser(page):
+    ask(page, "What did Samantha Power say about Assad?")
+    msg = ask(page, "And what did she say about ISIL?")
+    first = msg.locator("blockquote").first.inner_text()
+    assert "ISIL" in first and "Power" in first
+    page.screenshot(path=ARTIFACTS / "chat-follow-up.png")
+
+
+def test_phone_width(browser, web_app):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    pg = ctx.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    pg.goto(web_app.url, wait_until="load")
+    pg.get_by_test_id("textbox").wait_for()
+    msg = ask(pg, CARD_QUESTION)
+    assert LAVROV in msg.locator("blockquote").first.inner_text()
+    # Nothing wider than the screen.
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    pg.screenshot(path=ARTIFACTS / "chat-phone.png")
+    ctx.close()
+
+
+def _library_tab(page):
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#qa-upload").wait_for()
+
+
+def _upload(page, name: str, data: bytes):
+    page.locator("#qa-upload input[type=file]").set_input_files(
+        files=[{"name": name, "mimeType": "text/plain", "buffer": data}])
+
+
+def test_upload_of_an_article_with_markup_runs_nothing_and_is_answerable(page, web_app, tmp_path):
+    n_before = len(web_app.library.articles())
+    _library_tab(page)
+    _upload(page, "zebra.txt", EVIL_ARTICLE.encode())
+    page.locator("#qa-status").get_by_text("Added").wait_for()
+    page.locator("#qa-status").get_by_text(EVIL_TITLE).wait_for()
+    page.get_by_text(EVIL_TITLE).first.wait_for()
+    assert len(web_app.library.articles()) == n_before + 1
+    page.screenshot(path=ARTIFACTS / "library-added.png", full_page=True)
+    no_injection(page)
+
+    page.get_by_role("tab", name="Chat").click()
+    msg = ask(page, "How many pedestrians came to the zebra crossing festival in Tallinn?")
+    text = msg.inner_text()
+    assert "nine thousand pedestrians" in text and EVIL_TITLE in text
+    assert "<script>" in text and "onerror" in text  # shown as text
+    msg.locator("details summary").first.click()
+    time.sleep(0.3)  # let an injected handler fire if there were one
+    no_injection(page)
+    page.screenshot(path=ARTIFACTS / "chat-untrusted-article.png")
+
+
+def test_a_bad_upload_gets_a_message_and_changes_nothing(page, web_app):
+    before = web_app.library.articles()
+    _library_tab(page)
+    _upload(page, "photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(200))
+    page.locator("#qa-status").get_by_text("Not added").wait_for()
+    assert "binary file" in page.locator("#qa-status").inner_text()
+    assert web_app.library.articles() == before
+
+
+def test_remove_the_uploaded_article(page, web_app):
+    _library_tab(page)
+    box = page.locator("#qa-remove-choice input")
+    box.click()
+    box.fill("Zebra")
+    page.get_by_role("option", name=EVIL_TITLE, exact=False).first.click()
+    page.locator("#qa-remove").click()
+    page.locator("#qa-status").get_by_text("Removed").wait_for()
+    assert EVIL_TITLE not in [a["title"] for a in web_app.library.articles()]
+    page.locator("table").get_by_text(EVIL_TITLE).wait_for(state="detached")
+    no_injection(page)
