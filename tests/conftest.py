@@ -47,3 +47,34 @@ def fresh_library(tmp_path, seed_index_dir, embedder):
     d = tmp_path / "index"
     shutil.copytree(seed_index_dir, d)
     return Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
+
+
+# ------------------------------------------------------------------ the web chat (app.py)
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def web_app(tmp_path_factory, seed_index_dir, embedder):
+    """app.py served in-process on a free port, once a session, over its own copy of the seed index
+    (QA_INDEX points to it while the session runs). Yields an object with `url` and `library`."""
+    import sys
+    from types import SimpleNamespace
+    sys.path.insert(0, str(ROOT))
+    import app
+    d = tmp_path_factory.mktemp("web") / "index"
+    shutil.copytree(seed_index_dir, d)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QA_INDEX", str(d))
+        mp.setenv("QA_SEEDS", str(SEEDS))
+        library = app.open_library(embedder=embedder)
+        demo = app.build_app(library)
+        url = app.serve(demo, "127.0.0.1", _free_port(), block=False)
+        try:
+            yield SimpleNamespace(url=url, library=library, index_dir=d)
+        finally:
+            demo.close()
