@@ -18,10 +18,13 @@ sentences (wire copy). `python -m qa.attribution` scores the rules against
 the hand labels in tests/data/attribution_labels.jsonl and prints every miss.
 
 What is left out: no parser or NER model (none is installed with a local
-model, and these rules score well on the labelled set); gender is known only
-from honorifics (Mr., Ms.) and from earlier "he"/"she" resolutions, so "she"
-picks the most recent speaker not already known to be a "he"; unnamed sources
-("officials said") have speaker None; single-quote quotations are not tracked.
+model, and these rules score well on the labelled set). Known limits: gender
+is known only from honorifics (Mr., Ms.) and from earlier "he"/"she"
+resolutions, so "she" picks the most recent speaker not already known to be
+a "he"; a narration sentence's first-named person becomes a candidate for a
+later "he" even when it is an object ("Officials met Peter Holm"); unnamed
+sources ("officials said", "the utility said") have speaker None;
+quotations in single quote marks are not tracked.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ _TITLE_WORDS = set(
     "Col. Lt. Dr. Mr. Mrs. Ms. Miss Envoy Special Interior Finance Pope Sheikh Emir Ayatollah Leader "
     "Supreme Adm. Admiral Colonel Lieutenant Captain Capt. Officer Executive Attorney Premier Press "
     "Speaker Majority Minority Home Professor Prof. Sir Lord Lady Rev. Bishop Archbishop Economist Analyst "
-    "Researcher Lawyer Historian Author Activist Scientist Meteorologist Analyst".split())
+    "Researcher Lawyer Historian Author Activist Scientist Meteorologist".split())
 _CONNECTORS = {"of", "to", "the", "for"}
 _PARTICLE = re.compile(r"^(?:al|el|bin|ibn|de|van|von|da|di|le|la)(?:-[A-Z][\w’'-]*)?$")
 _STARTERS = set(
@@ -81,7 +84,7 @@ _ADVERBIAL = re.compile(
     r"(?:\s+(?:on|last|this|early|late|earlier|later)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
     r"Sunday|week|month|year|morning|night|evening|afternoon|day)|\s+(?:yesterday|today|also|again|then|"
     r"later|earlier|previously|once|has|have|had|would|will|could|did|further|[a-z]+ly)|\s+for\s+\w+)$")
-_APPOSITIVE = re.compile(r",\s+(?:a|an|the|who|whose|which)\b[^,]{0,80},$")
+_APPOSITIVE = re.compile(r",\s+((?:a|an|the|who|whose|which)\b[^,]{0,80}),$")
 _QMARK = "“”\""
 
 
@@ -171,10 +174,6 @@ class _People:
         last = name.split()[-1]
         for key in {last, re.sub(r"^(?:al|el)-", "", last)}:
             self.by_surname.setdefault(key, name)
-        if title and re.search(r"\bMr\.", title):
-            self.gender.setdefault(name, "m")
-        elif title and re.search(r"\b(?:Mrs|Ms|Miss)\.?", title):
-            self.gender.setdefault(name, "f")
 
     def name(self, run: list[str]) -> tuple[str | None, str | None]:
         title, name = _split_title(run)
@@ -184,7 +183,7 @@ class _People:
             name = self.by_surname.get(name, name)
         if title and (g := re.match(r"(Mr|Mrs|Ms|Miss)\b", title)):
             self.gender.setdefault(name, "m" if g.group(1) == "Mr" else "f")
-        elif title:
+        if title and len(name.split()) >= 2:
             self._add(name, title)
         return name, title or self.titles.get(name)
 
@@ -229,7 +228,8 @@ def _subject(before: str, people: _People):
     prev = None
     while prev != b:
         prev, b = b, _ADVERBIAL.sub("", b).rstrip()
-    b = _APPOSITIVE.sub("", b).rstrip()
+    appositive = _APPOSITIVE.search(b)
+    b = b[:appositive.start()] if appositive else b
     if m := re.search(r"(?:^|[\s,])(he|she|they|we|I)$", b, re.I):
         return people.pronoun(m.group(1).lower()), None
     if m := re.search(rf"\b[Tt]he\s+((?:[\w.-]+\s+){{0,3}}{_ROLE})$", b, re.I):
@@ -241,7 +241,11 @@ def _subject(before: str, people: _People):
     runs = _runs(b)
     if not runs or _tokens(b)[-1][0] != runs[-1][-1]:
         return _NO, None
-    return people.name(runs[-1])
+    name, title = people.name(runs[-1])
+    if not title and appositive and appositive.group(1).startswith("the "):
+        title = appositive.group(1)[4:]  # "Sergei Lavrov, the foreign minister, said"
+        people.titles[name] = people.titles.get(name) or title
+    return name, title
 
 
 def _attribution(outside: str, people: _People):
@@ -257,8 +261,7 @@ def _attribution(outside: str, people: _People):
                 return people.name(runs[0])
             if m.group(0).lower() == "according to":
                 return None, None
-            continue
-        who = _subject(before, people)
+        who = _subject(before, people)  # "Lavrov, the foreign minister, said": no name after it
         if who[0] is not _NO:
             return who
     return _NO, None
@@ -279,22 +282,14 @@ def _narration_subject(outside: str, people: _People) -> str | None:
 
 
 def _quote_state(p: str) -> tuple[list[bool], list[int]]:
-    """Per character: inside a quotation? and the number of words of that quotation."""
-    inside, mask, run_id, runs, cur = False, [], [], [], 0
-    for ch in p:
-        if ch == "“" or (ch == '"' and not inside):
-            inside, cur = True, len(runs)
-            runs.append(0)
-            mask.append(True)
-        elif ch in "”\"":
-            mask.append(True)
-            inside = False
-        else:
-            mask.append(inside)
-        run_id.append(cur if mask[-1] else -1)
-    for r in range(len(runs)):
-        runs[r] = len(re.findall(r"\w+", "".join(c for c, i in zip(p, run_id) if i == r)))
-    return mask, [runs[i] if i >= 0 else 0 for i in run_id]
+    """Per character: inside a quotation (marks included)? and that quotation's word count.
+    A quotation left open runs to the paragraph's end (the multi-paragraph convention)."""
+    mask, words = [False] * len(p), [0] * len(p)
+    for m in re.finditer(r'“[^”]*(?:”|$)|"[^"]*(?:"|$)', p):
+        n = len(re.findall(r"\w+", m.group(0)))
+        mask[m.start():m.end()] = [True] * (m.end() - m.start())
+        words[m.start():m.end()] = [n] * (m.end() - m.start())
+    return mask, words
 
 
 def attribute(article: Article) -> list[Attribution]:
@@ -423,36 +418,22 @@ def _dateparser(phrase: str, base: _dt.date) -> _dt.date | None:
 
 # --------------------------------------------------------- near duplicates
 
-def _shingles(text: str) -> set[str]:
-    text = re.sub(r"[“”\"‘’'`]", "", text.lower())
-    return set(re.findall(r"\w+", text))
-
-
 def near_duplicates(texts: list[str], threshold: float = 0.8) -> list[list[int]]:
-    """Groups of indices of `texts` whose normalised word sets overlap by Jaccard >= threshold.
+    """Groups of indices of `texts` whose word sets overlap by Jaccard >= threshold.
 
-    Every index is in exactly one group (singletons too), groups in order of their
-    first member; case, punctuation and quote marks do not count. Quadratic: meant
-    for the tens of quotes of one answer, not a whole corpus.
+    Case, punctuation and quote marks do not count. Every index is in exactly one
+    group (singletons too), in order; an item joins the first group holding a
+    near-duplicate of it. Quadratic: for the tens of quotes of one answer.
     """
-    sets = [_shingles(t) for t in texts]
-    parent = list(range(len(texts)))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(sets)):
-        for j in range(i + 1, len(sets)):
-            a, b = sets[i], sets[j]
-            if a and b and len(a & b) / len(a | b) >= threshold:
-                parent[root(j)] = root(i)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(texts)):
-        groups.setdefault(root(i), []).append(i)
-    return sorted(groups.values())
+    sets = [set(re.findall(r"\w+", re.sub(r"[“”\"‘’'`]", "", t.lower()))) for t in texts]
+    groups: list[list[int]] = []
+    for i, a in enumerate(sets):
+        near = (g for g in groups if a and any(len(a & sets[j]) / len(a | sets[j]) >= threshold for j in g))
+        if (g := next(near, None)) is not None:
+            g.append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 # ---------------------------------------------------------------- evaluate
@@ -463,10 +444,10 @@ LABELS = ROOT / "tests" / "data" / "attribution_labels.jsonl"
 
 def evaluate(labels: Path = LABELS, seeds: Path = ROOT / "seeds") -> dict:
     """Kind and speaker accuracy of `attribute`/`captions` against hand labels."""
-    from .articles import read_article
+    from .articles import EXTENSIONS, read_article
     rows = [json.loads(line) for line in Path(labels).read_text("utf-8").splitlines() if line.strip()]
     predicted = {}
-    for path in sorted(Path(seeds).glob("*")):
+    for path in sorted(p for p in Path(seeds).iterdir() if p.suffix.lower() in EXTENSIONS):
         a = read_article(path)
         for x in attribute(a) + captions(a):
             predicted[(a.id, x.text)] = x

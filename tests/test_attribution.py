@@ -145,6 +145,34 @@ def test_other_attribution_styles(text, want):
     assert got == want, [(a.text, a.kind, a.speaker) for a in attribute(article)]
 
 
+def test_appositive_gives_speaker_and_title():
+    text = ("T\n\nBy X | May 1, 2015\n\nSergei Lavrov, the foreign minister, said talks had failed.\n\n"
+            "“There is no partner,” the minister said.\n")
+    got = [(a.kind, a.speaker, a.speaker_title) for a in attribute(parse_bytes(text.encode(), "a.txt"))]
+    assert got == [("paraphrase", "Sergei Lavrov", "foreign minister"),
+                   ("quote", "Sergei Lavrov", "foreign minister")]
+
+
+KNOWN_MISSES = {
+    # Quotations in single quote marks are not tracked (apostrophes look the same).
+    "single_quotes": ("General John Reed arrived late.\n\n'We will hold the line,' he said.",
+                      ("quote", "John Reed")),
+    # Gender comes only from honorifics and earlier he/she: "she" takes the latest speaker.
+    "she_unknown_gender": ("Senator Kim Park said taxes would rise.\n\n"
+                           "Governor Lee Adams said they would not.\n\n“That is a fantasy,” she said.",
+                           ("quote", "Kim Park")),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="known limits of the rules, listed in the module docstring")
+@pytest.mark.parametrize("case", sorted(KNOWN_MISSES))
+def test_known_misses(case):
+    body, want = KNOWN_MISSES[case]
+    article = parse_bytes(f"T\n\nBy X | May 1, 2015\n\n{body}\n".encode(), "m.txt")
+    last = attribute(article)[-1]
+    assert (last.kind, last.speaker) == want
+
+
 def test_titles_come_from_the_full_mention():
     article = parse_bytes(GRAIN.encode(), "grain.txt")
     first, *_ = attribute(article)
