@@ -14,6 +14,7 @@ What is left out: ranking (`qa.search`), the manifest and atomic writes
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -72,22 +73,119 @@ class Index:
     @property
     def faiss(self):
         if self._faiss is None:
-            self._faiss = _flat(self.sent_vecs, self.dim)
+            self._faiss = make_faiss(self.sent_vecs, self.dim)
         return self._faiss
 
     @property
     def faiss_para(self):
         if self._faiss_para is None:
-            self._faiss_para = _flat(self.para_vecs, self.dim)
+            self._faiss_para = make_faiss(self.para_vecs, self.dim)
         return self._faiss_para
 
 
-def _flat(vecs: np.ndarray, dim: int):
+# ------------------------------------------------------------------ FAISS
+# Which FAISS index serves a set of vectors is a matter of size alone
+# (benchmarks/bench.py measures the numbers behind these constants):
+# - up to EXACT_MAX vectors, exact inner product: a flat scan costs about
+#   0.1 ms per 1,000 vectors on one core, cheap next to embedding the question;
+# - above, HNSW graph search (well under 1 ms at 100k, recall@10 > 0.99 with
+#   EF_SEARCH 128); search.py re-scores its candidates from the stored vectors,
+#   so the approximation only decides which candidates are looked at;
+# - above SQ8_MIN, HNSW over 8-bit scalar-quantised codes, so that 1M x 384
+#   vectors take 0.4 GB instead of 1.5 GB (the float vectors stay on disk,
+#   memory-mapped, and only the candidates' rows are read).
+# Approximate indexes need no training of their own except the quantiser's
+# min/max, so adding articles extends them with `add` (see `_carry_faiss`).
+EXACT_MAX = 50_000
+SQ8_MIN = 300_000
+HNSW_M = 32
+EF_CONSTRUCTION = 80
+EF_SEARCH = 128
+_CHUNK = 65_536  # rows converted and added at a time, so a memory-mapped matrix is never copied whole
+
+
+def faiss_kind(n: int) -> str:
+    return "flat" if n <= EXACT_MAX else "hnsw" if n <= SQ8_MIN else "hnsw-sq8"
+
+
+def _kind_of(fx) -> str:
     import faiss
-    ix = faiss.IndexFlatIP(dim)
+    if isinstance(fx, faiss.IndexHNSWSQ):
+        return "hnsw-sq8"
+    if isinstance(fx, faiss.IndexHNSW):
+        return "hnsw"
+    return "flat"
+
+
+def _serve_threads() -> None:
+    """One query at a time is answered fastest on one OpenMP thread (and leaves a core free)."""
+    import faiss
+    faiss.omp_set_num_threads(1)
+
+
+def _add(fx, vecs: np.ndarray) -> None:
+    import faiss
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # graph construction uses every core
+    try:
+        for i in range(0, len(vecs), _CHUNK):
+            fx.add(np.ascontiguousarray(vecs[i:i + _CHUNK], dtype=np.float32))
+    finally:
+        _serve_threads()
+
+
+def make_faiss(vecs: np.ndarray, dim: int, kind: str | None = None):
+    """A FAISS inner-product index over `vecs`, of the kind their number calls for."""
+    import faiss
+    kind = kind or faiss_kind(len(vecs))
+    if kind == "flat":
+        fx = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        fx = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    elif kind == "hnsw-sq8":
+        fx = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        step = max(1, len(vecs) // 100_000)  # the quantiser learns each dimension's range from a sample
+        fx.train(np.ascontiguousarray(vecs[::step], dtype=np.float32))
+    else:
+        raise ValueError(f"unknown FAISS index kind {kind!r}")
+    if kind != "flat":
+        fx.hnsw.efConstruction = EF_CONSTRUCTION
+        fx.hnsw.efSearch = EF_SEARCH
     if len(vecs):
-        ix.add(np.ascontiguousarray(vecs, dtype=np.float32))
-    return ix
+        _add(fx, vecs)
+    _serve_threads()
+    return fx
+
+
+def _extended(fx, n_old: int, vecs: np.ndarray, dim: int):
+    """An index over `vecs` whose first `n_old` rows `fx` already holds: a copy of `fx` with
+    the new rows added, or None when the size calls for another kind of index."""
+    import faiss
+    if fx is None or fx.ntotal != n_old or fx.d != dim or _kind_of(fx) != faiss_kind(len(vecs)):
+        return None
+    if _kind_of(fx) == "flat":
+        return None  # a flat index is a copy of the vectors: building it anew costs the same
+    out = faiss.clone_index(fx)  # the old index keeps serving until the new generation is saved
+    if hasattr(out, "hnsw"):
+        out.hnsw.efSearch = EF_SEARCH
+    _add(out, vecs[n_old:])
+    return out
+
+
+def _carry_faiss(index: "Index", old: "Index | None") -> None:
+    """When only articles were appended, extend the old FAISS indexes instead of building new ones."""
+    if old is None or old.model != index.model or old.dim != index.dim or len(index.entries) < len(old.entries):
+        return
+    keys = [(e.article.id, e.article.fingerprint) for e in index.entries[:len(old.entries)]]
+    if keys != [(e.article.id, e.article.fingerprint) for e in old.entries]:
+        return
+    for new_vecs, old_vecs, attr in ((index.sent_vecs, old.sent_vecs, "_faiss"),
+                                     (index.para_vecs, old.para_vecs, "_faiss_para")):
+        n = len(old_vecs)
+        if len(new_vecs) < n or (n and not np.array_equal(new_vecs[n - 1], old_vecs[n - 1])):
+            return
+        fx = _extended(getattr(old, attr), n, new_vecs, index.dim)
+        if fx is not None:
+            setattr(index, attr, fx)
 
 
 # ------------------------------------------------------------------ tokens
@@ -172,6 +270,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
         sent_vecs=np.concatenate([p[1] for p in parts] or [empty_v]).astype(np.float32),
         para_vecs=np.concatenate([p[2] for p in parts] or [empty_v]).astype(np.float32),
     )
+    _carry_faiss(index, old)
     _attach_bm25(index)
     return index, embedded
 
@@ -184,7 +283,7 @@ def _attach_bm25(index: Index) -> None:
 # ------------------------------------------------------------- save / load
 
 _FILES = ("entries.jsonl", "sentences.npy", "paragraphs.npy", "sentence_vectors.npy",
-          "paragraph_vectors.npy", "sentences.faiss")
+          "paragraph_vectors.npy", "sentences.faiss", "paragraphs.faiss")
 
 
 def save(index: Index, data_dir: Path) -> dict:
@@ -198,6 +297,7 @@ def save(index: Index, data_dir: Path) -> dict:
     np.save(data_dir / "sentence_vectors.npy", index.sent_vecs)
     np.save(data_dir / "paragraph_vectors.npy", index.para_vecs)
     faiss.write_index(index.faiss, str(data_dir / "sentences.faiss"))
+    faiss.write_index(index.faiss_para, str(data_dir / "paragraphs.faiss"))
     index.bm25_sent.save(str(data_dir / "bm25_sentences"), show_progress=False)
     index.bm25_para.save(str(data_dir / "bm25_paragraphs"), show_progress=False)
     return {name: (data_dir / name).stat().st_size for name in _FILES}
@@ -223,9 +323,17 @@ def load(data_dir: Path, manifest: dict) -> Index:
                     entries.append(Entry(Article.from_record(rec), rec["origin"], rec["file"]))
         sent = np.load(data_dir / "sentences.npy")
         para = np.load(data_dir / "paragraphs.npy")
-        sent_vecs = np.load(data_dir / "sentence_vectors.npy")
-        para_vecs = np.load(data_dir / "paragraph_vectors.npy")
+        # Memory-mapped: search reads only its candidates' rows, so a large index
+        # is served without holding every float vector in RAM.
+        sent_vecs = np.load(data_dir / "sentence_vectors.npy", mmap_mode="r")
+        para_vecs = np.load(data_dir / "paragraph_vectors.npy", mmap_mode="r")
         fx = faiss.read_index(str(data_dir / "sentences.faiss"))
+        fxp = faiss.read_index(str(data_dir / "paragraphs.faiss")) \
+            if (data_dir / "paragraphs.faiss").exists() else None  # older generations: built on first use
+        for f in (fx, fxp):
+            if f is not None and hasattr(f, "hnsw"):
+                f.hnsw.efSearch = EF_SEARCH
+        _serve_threads()
         bm_s = bm25s.BM25.load(str(data_dir / "bm25_sentences"), show_progress=False)
         bm_p = bm25s.BM25.load(str(data_dir / "bm25_paragraphs"), show_progress=False)
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
@@ -234,7 +342,9 @@ def load(data_dir: Path, manifest: dict) -> Index:
     counts = manifest.get("counts", {})
     if sent_vecs.shape != (len(sent), dim) or para_vecs.shape != (len(para), dim) or fx.d != dim \
             or fx.ntotal != len(sent) or counts.get("sentences", len(sent)) != len(sent) \
+            or (fxp is not None and (fxp.d != dim or fxp.ntotal != len(para))) \
             or counts.get("articles", len(entries)) != len(entries):
         raise IndexFileError(f"{data_dir}: index files disagree with the manifest (model {manifest['model']}, dim {dim})")
     return Index(model=manifest["model"], dim=dim, entries=entries, sent=sent, para=para,
-                 sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, _faiss=fx)
+                 sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, _faiss=fx,
+                 _faiss_para=fxp)
