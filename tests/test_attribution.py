@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from qa import parse_bytes, read_article
-from qa.attribution import (LABELS, attribute, captions, evaluate, near_duplicates,
-                            resolve_relative_dates)
+from qa.attribution import LABELS, attribute, captions, evaluate
+from qa.dates import resolve_relative_dates
+from qa.dedupe import near_duplicates
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_000 = ROOT / "seeds" / "000_54ba8922c5d040e6.txt"
