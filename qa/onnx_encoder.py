@@ -1,0 +1,160 @@
+"""Questions through ONNX Runtime, so that answering never imports torch.
+
+The sentence-transformers model (Transformer + mean Pooling + Normalize, as
+all-MiniLM-L6-v2 is) is exported once, locally, from the same weights with
+`torch.onnx.export` (opset 17; pooling and normalising are part of the graph),
+then checked against torch on probe sentences: the export is used only when
+every vector agrees within `TOLERANCE`. Exports live in `QA_CACHE`
+(default ~/.cache/qa), keyed by the model folder's files, so a changed model
+is exported again. Tokenising uses the model's own tokenizer.json through
+`tokenizers`, truncated to the model's max_seq_length.
+
+What is left out: batches of documents (torch does those, `qa.embed`), and any
+model other than Transformer + mean pooling (+ Normalize): those stay on torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+FORMAT = 1
+TOLERANCE = 1e-5
+PROBES = [
+    "Why isn't Russia in the coalition?",
+    "a",
+    "Die Ölkrise von 1973 — ¿qué pasó? 数字 42, e-mail x@y.org & co.",
+    " ".join(["A long sentence that runs past the model's limit of tokens."] * 40),
+]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "qa")
+
+
+def _key(model_path: Path) -> str:
+    h = hashlib.sha1(f"{FORMAT}\0{model_path.resolve()}".encode())
+    for p in sorted(model_path.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            st = p.stat()
+            h.update(f"{p.relative_to(model_path)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return h.hexdigest()[:20]
+
+
+def _supported(model_path: Path) -> int | None:
+    """max_seq_length when the model is Transformer + mean Pooling (+ Normalize), else None."""
+    try:
+        modules = json.loads((model_path / "modules.json").read_text("utf-8"))
+        types = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if types not in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"]):
+            return None
+        pool = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
+        cfg = json.loads((model_path / pool / "config.json").read_text("utf-8"))
+        if not cfg.get("pooling_mode_mean_tokens") or any(
+                v for k, v in cfg.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"):
+            return None
+        if not (model_path / "tokenizer.json").exists():
+            return None
+        return int(json.loads((model_path / "sentence_bert_config.json").read_text("utf-8"))["max_seq_length"])
+    except (OSError, KeyError, ValueError, StopIteration):
+        return None
+
+
+class OnnxEncoder:
+    def __init__(self, onnx_path: Path, model_path: Path, max_len: int):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+        opts = ort.SessionOptions()
+        # One question at a time: one thread is fastest and leaves the other cores to the rest.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_len)
+        self.tokenizer.no_padding()
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for t in texts:  # one at a time: no padding, so nothing but the text goes through the model
+            e = self.tokenizer.encode(t)
+            feed = {"input_ids": np.array([e.ids], dtype=np.int64),
+                    "attention_mask": np.array([e.attention_mask], dtype=np.int64),
+                    "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
+            out.append(self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0])
+        return np.ascontiguousarray(np.stack(out), dtype=np.float32)
+
+
+def export(st_model, onnx_path: Path) -> None:
+    """Export a loaded SentenceTransformer (Transformer + mean pooling + normalise) to `onnx_path`."""
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            h = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+            mask = attention_mask.unsqueeze(-1).to(h.dtype)
+            v = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(v, p=2, dim=1)
+
+    enc = st_model.tokenizer(["an example sentence"], return_tensors="pt")
+    args = tuple(enc[k] for k in ("input_ids", "attention_mask", "token_type_ids"))
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=onnx_path.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shapes the dynamic axes cover
+            torch.onnx.export(Pooled(st_model[0].auto_model.eval()), args, tmp, input_names=names,
+                              output_names=["embedding"], opset_version=17, dynamo=False,
+                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
+                                            "embedding": {0: "batch"}})
+        os.replace(tmp, onnx_path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load(model_path: str | Path, torch_model: Callable | None = None) -> OnnxEncoder | None:
+    """The ONNX encoder for this model, exporting it first (with `torch_model()`) when needed.
+
+    None when the model is not supported, onnxruntime is missing, or the export disagrees with torch.
+    """
+    model_path = Path(model_path)
+    max_len = _supported(model_path) if model_path.is_dir() else None
+    if max_len is None:
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    folder = cache_dir() / "onnx" / _key(model_path)
+    onnx_path, verdict = folder / "model.onnx", folder / "verdict.json"
+    if verdict.exists():
+        v = json.loads(verdict.read_text("utf-8"))
+        return OnnxEncoder(onnx_path, model_path, max_len) if v.get("ok") and onnx_path.exists() else None
+    if torch_model is None:
+        return None
+    st = torch_model()
+    export(st, onnx_path)
+    enc = OnnxEncoder(onnx_path, model_path, max_len)
+    ref = st.encode(PROBES, batch_size=1, convert_to_numpy=True, normalize_embeddings=True)
+    diff = float(np.abs(enc.encode(PROBES) - ref).max())
+    ok = diff <= TOLERANCE
+    tmp = folder / f".verdict.{os.getpid()}.json"
+    tmp.write_text(json.dumps({"ok": ok, "max_abs_diff": diff, "tolerance": TOLERANCE,
+                               "model": str(model_path)}), "utf-8")
+    os.replace(tmp, verdict)
+    return enc if ok else None

@@ -1,0 +1,117 @@
+"""The index at scale, in miniature: FAISS kind by size, extending instead of rebuilding,
+the embedding cache and the ONNX question encoder. No timings here (benchmarks/bench.py)."""
+
+import numpy as np
+import pytest
+
+import qa.index as ix
+from qa import Library
+from qa.embed import Embedder
+
+from conftest import CARD_QUESTION, SEEDS
+
+
+def _clustered(n, dim=384, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n // 20, dim)).astype(np.float32)
+    x = centres[rng.integers(0, len(centres), n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "hnsw-sq8"])
+def test_approximate_index_finds_what_exact_finds(kind):
+    x = _clustered(4000)
+    rng = np.random.default_rng(1)
+    q = x[:200] + 0.05 * rng.standard_normal((200, x.shape[1])).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    _, exact = ix.make_faiss(x, x.shape[1], "flat").search(q, 10)
+    approx_ix = ix.make_faiss(x, x.shape[1], kind)
+    assert ix._kind_of(approx_ix) == kind
+    _, approx = approx_ix.search(q, 10)
+    assert (approx[:, 0] == exact[:, 0]).mean() >= 0.99
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.95
+
+
+def test_kind_follows_size(monkeypatch):
+    assert ix.faiss_kind(10) == "flat"
+    assert ix.faiss_kind(ix.EXACT_MAX + 1) == "hnsw"
+    assert ix.faiss_kind(ix.SQ8_MIN + 1) == "hnsw-sq8"
+
+
+class Counting:
+    """The real embedder, counting the texts that reach the model."""
+
+    def __init__(self, inner):
+        self.inner, self.texts = inner, 0
+
+    name = property(lambda self: self.inner.name)
+    dim = property(lambda self: self.inner.dim)
+
+    def encode(self, texts, batch_size=32):
+        self.texts += len(texts)
+        return self.inner.encode(texts, batch_size)
+
+
+def test_adding_to_an_approximate_index_extends_it(tmp_path, seed_index_dir, embedder, monkeypatch):
+    import shutil
+    monkeypatch.setattr(ix, "EXACT_MAX", 10)  # the seeds' sentences and paragraphs are "large"
+    d = tmp_path / "index"
+    shutil.copytree(seed_index_dir, d)
+    counting = Counting(embedder)
+    lib = Library(index_dir=d, seeds_dir=SEEDS, embedder=counting)
+    n0 = len(lib.index)
+    a = tmp_path / "a.txt"
+    a.write_text("Harbour news\n\nThe harbour master said the ferry will run twice a day from May. "
+                 "Fares stay the same.\n", "utf-8")
+    lib.add([a])
+    first = lib.index
+    assert ix._kind_of(first.faiss) == "hnsw" and first.faiss.ntotal == len(first) > n0
+
+    made = []
+    real_make = ix.make_faiss
+    monkeypatch.setattr(ix, "make_faiss", lambda *a, **k: made.append(1) or real_make(*a, **k))
+    before = counting.texts
+    b = tmp_path / "b.txt"
+    b.write_text("Library hours\n\nThe town library opens on Sundays from next week. "
+                 "Volunteers will staff the desk.\n", "utf-8")
+    lib.add([b])
+    second = lib.index
+    assert lib.last_embedded == [second.entries[-1].article.id]
+    assert counting.texts - before == 2 + 1  # its two sentences and its one paragraph, nothing else
+    assert not made, "FAISS was rebuilt instead of extended"
+    assert ix._kind_of(second.faiss) == "hnsw" and second.faiss.ntotal == len(second)
+    assert second.faiss_para.ntotal == len(second.para)
+    assert first.faiss.ntotal == len(first)  # the old index was copied, not changed under its readers
+
+    reopened = Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
+    assert ix._kind_of(reopened.index.faiss) == "hnsw"
+    ans = reopened.ask("When does the library open on Sundays?")
+    assert "library opens on Sundays" in ans.quotes[0].text
+    assert reopened.ask(CARD_QUESTION).quotes[0].text.startswith("Russia is not a member")
+
+
+def test_vectors_are_memory_mapped(seed_library):
+    assert isinstance(seed_library.index.sent_vecs, np.memmap)
+
+
+def test_embedding_cache_skips_the_model(tmp_path, embedder, monkeypatch):
+    e = Embedder(cache=tmp_path / "cache.sqlite")
+    e._model = embedder.model  # share the loaded weights
+    texts = ["The ferry runs twice a day.", "Fares stay the same.", "The ferry runs twice a day."]
+    first = e.encode(texts)
+    assert len(e.cache) == 2
+    monkeypatch.setattr(e, "_encode", lambda *a: pytest.fail("the model was asked for a cached text"))
+    again = Embedder(cache=tmp_path / "cache.sqlite")
+    again._model, again._encode = embedder.model, e._encode
+    assert np.array_equal(again.encode(texts), first)
+    assert np.allclose(first, embedder.encode(texts), atol=1e-6)
+
+
+def test_onnx_question_vector_equals_torch(embedder):
+    if embedder.query_encoder is None:
+        pytest.skip("onnxruntime not installed")
+    qs = [CARD_QUESTION, "Who won Super Bowl 50?", "¿Qué pasó en 1973?"]
+    onnx = np.stack([embedder.encode([q])[0] for q in qs])
+    torch = embedder._encode(qs, 32)
+    assert np.abs(onnx - torch).max() < 1e-5
