@@ -138,13 +138,18 @@ def parse_bytes(data: bytes, name: str, article_id: str | None = None) -> Articl
         raise ArticleError(f"{name}: unsupported file type '{ext or 'none'}' (use .txt, .md or .html)")
     if len(data) > MAX_FILE_BYTES:
         raise ArticleError(f"{name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    text = decode(data)
+    try:
+        text = decode(data)
+    except ArticleError as e:
+        raise ArticleError(f"{name}: {e}") from None
     if ext in (".html", ".htm") or (ext == ".txt" and _looks_like_html(text)):
         fields = _parse_html(text, name)
     else:
         fields = _parse_text(text, name)
     if not fields["paragraphs"]:
         raise ArticleError(f"{name}: no article text found (only a title or header?)")
+    if fields["url"] and not re.match(r"https?://\S+$", fields["url"], re.I):
+        fields["url"] = None  # "javascript:…" or a bare word is not a link to the source
     return Article(id=article_id or slug(name), fingerprint=fingerprint(data),
                    source_name=Path(name).name, **fields)
 

@@ -26,8 +26,8 @@ from typing import Callable, Iterable
 from . import index as ix
 from . import store
 from .answer import Answer, answer
-from .articles import EXTENSIONS, Article, ArticleError, parse_bytes
-from .embed import Embedder
+from .articles import EXTENSIONS, MAX_FILE_BYTES, Article, ArticleError, parse_bytes
+from .embed import Embedder, default_model
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -91,6 +91,12 @@ class Library:
             return
         if self._model is None and self._embedder is None:
             self._model = manifest["model"]
+            if self._model != default_model():
+                try:
+                    self.embedder.model  # the model the index was built with must be on this machine
+                except RuntimeError as e:
+                    self._warn(f"{e}; using {default_model()} instead")
+                    self._model, self._embedder = default_model(), None
         if manifest["model"] != self.embedder.name:
             self._warn(f"index was built with model {manifest['model']}, asked for {self.embedder.name}: rebuilding")
             self._rebuild(manifest)
@@ -209,9 +215,12 @@ class Library:
                 "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
             store.write_manifest(self.index_dir, manifest)
-        except BaseException:
+        except BaseException as e:
             import shutil
             shutil.rmtree(gen, ignore_errors=True)
+            if isinstance(e, OSError):  # disk full, read-only, permissions: one clear line
+                raise store.IndexFileError(f"{self.index_dir}: cannot write the index "
+                                           f"({e.strerror or e}); the previous index is unchanged") from e
             raise
         store.collect_garbage(self.index_dir, manifest)
         self._index, self._data, self.last_embedded = new, gen.name, embedded
@@ -255,11 +264,11 @@ class Library:
             else:
                 name = Path(f).name
                 try:
-                    if Path(f).stat().st_size > 50 * 1024 * 1024:
-                        raise ArticleError("file too large")
+                    if Path(f).stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
+                        raise ArticleError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
                     data = Path(f).read_bytes()
                 except (OSError, ArticleError) as e:
-                    skipped.append((name, f"cannot read: {e.__class__.__name__ if isinstance(e, OSError) else e}"))
+                    skipped.append((name, f"cannot read: {e.__class__.__name__}" if isinstance(e, OSError) else str(e)))
                     continue
             name = Path(str(name).replace("\\", "/")).name or "article.txt"
             try:
@@ -275,19 +284,30 @@ class Library:
             entries = list(old.entries)
             fps = {e.article.fingerprint: e.article.id for e in entries}
             texts = {_text_key(e.article): e.article.id for e in entries}
-            added = []
-            for a, data, ext in parsed:
-                dup = fps.get(a.fingerprint) or texts.get(_text_key(a))
-                if dup:
-                    skipped.append((a.source_name, f"already indexed as {dup}"))
-                    continue
-                a = self._unique(a, entries)
-                rel = store.store_article_file(self.index_dir, a.id, a.fingerprint, ext, data)
-                entries.append(ix.Entry(a, "user", rel))
-                fps[a.fingerprint] = texts[_text_key(a)] = a.id
-                added.append(a)
-            if added:
-                self._commit(entries, old, progress)
+            added, new_files = [], []
+            try:
+                for a, data, ext in parsed:
+                    dup = fps.get(a.fingerprint) or texts.get(_text_key(a))
+                    if dup:
+                        skipped.append((a.source_name, f"already indexed as {dup}"))
+                        continue
+                    a = self._unique(a, entries)
+                    path = self.index_dir / store.article_file(a.id, a.fingerprint, ext)
+                    if not path.exists():
+                        new_files.append(path)
+                    rel = store.store_article_file(self.index_dir, a.id, a.fingerprint, ext, data)
+                    entries.append(ix.Entry(a, "user", rel))
+                    fps[a.fingerprint] = texts[_text_key(a)] = a.id
+                    added.append(a)
+                if added:
+                    self._commit(entries, old, progress)
+            except BaseException as e:
+                for p in new_files:  # a failed add leaves no article file behind
+                    p.unlink(missing_ok=True)
+                if isinstance(e, OSError):
+                    raise store.IndexFileError(f"{self.index_dir}: cannot store the articles "
+                                               f"({e.strerror or e}); the previous index is unchanged") from e
+                raise
         return AddResult(added, skipped)
 
     def remove(self, article_id: str) -> Article:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -50,7 +51,8 @@ def fsync_dir(path: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write aside, fsync, rename: readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".")
+    # ".tmp" so that collect_garbage finds what a killed writer left behind
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -104,6 +106,13 @@ def read_manifest(index_dir: Path) -> dict | None:
         raise IndexFileError(f"{path}: not a qa index manifest")
     if m.get("version") != VERSION:
         raise IndexFileError(f"{path}: index format version {m.get('version')} (this qa reads {VERSION})")
+    # Valid JSON of the wrong shape is as unusable as broken JSON: say so here, not as a KeyError later.
+    articles = m.get("articles")
+    if not isinstance(m.get("model"), str) or not isinstance(m.get("dim"), int) \
+            or not re.fullmatch(r"data-\d+", str(m.get("data"))) or not isinstance(articles, list) \
+            or not all(isinstance(a, dict) and isinstance(a.get("id"), str) and isinstance(a.get("file"), str)
+                       and isinstance(a.get("origin"), str) for a in articles):
+        raise IndexFileError(f"{path}: manifest is incomplete or malformed")
     return m
 
 
@@ -130,9 +139,14 @@ def new_generation(index_dir: Path, previous: str | None) -> Path:
     return path
 
 
+def article_file(article_id: str, fingerprint: str, ext: str) -> str:
+    """Where an article's bytes are kept, relative to the index dir (never overwritten)."""
+    return f"articles/{fingerprint[:16]}-{article_id}{ext}"
+
+
 def store_article_file(index_dir: Path, article_id: str, fingerprint: str, ext: str, data: bytes) -> str:
     """Keep the original bytes of an article; returns the path relative to the index dir."""
-    rel = f"articles/{fingerprint[:16]}-{article_id}{ext}"
+    rel = article_file(article_id, fingerprint, ext)
     path = index_dir / rel
     if not path.exists():
         write_atomic(path, data)
@@ -149,5 +163,5 @@ def collect_garbage(index_dir: Path, manifest: dict) -> None:
     for p in (index_dir / "articles").glob("*"):
         if f"articles/{p.name}" not in keep and not p.name.startswith("."):
             p.unlink(missing_ok=True)
-    for p in index_dir.glob(".*.tmp*"):
+    for p in [*index_dir.glob(".*.tmp"), *(index_dir / "articles").glob(".*.tmp")]:
         p.unlink(missing_ok=True)
