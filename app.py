@@ -133,8 +133,22 @@ def _text(content) -> str:
 
 
 def previous_questions(history) -> list[str]:
-    return [t for m in history or [] if isinstance(m, dict) and m.get("role") == "user"
+    """The reader's earlier questions, oldest first, as they typed them (the chat stores them escaped)."""
+    return [html.unescape(t) for m in history or [] if isinstance(m, dict) and m.get("role") == "user"
             and (t := _text(m.get("content")).strip())]
+
+
+class EscapingChat(gr.ChatInterface):
+    """A ChatInterface that shows the reader's question as text: escaped before Gradio renders it.
+
+    Gradio renders user messages as sanitized markdown, which still lets `<img src=x>` through as
+    an element. This hooks the one private method every user message passes through (Gradio 6.31).
+    """
+
+    def _message_as_message_dict(self, message, role):
+        if role == "user" and isinstance(message, str):
+            message = esc(html.unescape(message))  # unescape first: a retry resubmits the stored text
+        return super()._message_as_message_dict(message, role)
 
 
 # ------------------------------------------------------------------ library tab
@@ -206,7 +220,7 @@ def build_app(library: qa.Library) -> gr.Blocks:
     def chat(message: str, history: list) -> str:
         """Ask the articles; returns the answer as the chat shows it (markdown)."""
         try:
-            ans = library.ask(_text(message), history=previous_questions(history))
+            ans = library.ask(html.unescape(_text(message)), history=previous_questions(history))
         except qa.QuestionError as e:
             return f"⚠ {esc(str(e).capitalize())}."
         return render(ans.to_dict())
@@ -216,7 +230,7 @@ def build_app(library: qa.Library) -> gr.Blocks:
         try:
             return library.ask(question, history=history or None).to_dict()
         except qa.QuestionError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
 
     def refresh():
         return gr.update(value=_rows(library)), gr.update(choices=_choices(library), value=None)
@@ -246,7 +260,7 @@ def build_app(library: qa.Library) -> gr.Blocks:
                     elem_classes="qa-intro")
         with gr.Tabs():
             with gr.Tab("Chat"):
-                gr.ChatInterface(
+                EscapingChat(
                     chat, api_name="chat", examples=EXAMPLES, examples_label="Try asking",
                     chatbot=gr.Chatbot(height=560, show_label=False, layout="bubble",
                                        placeholder="Ask something, or pick an example below.",

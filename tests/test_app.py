@@ -118,8 +118,9 @@ def test_escaped_text_has_no_markup(text):
 def test_history_takes_the_user_questions_from_gradio_messages():
     history = [{"role": "user", "content": [{"type": "text", "text": POWER_QUESTION}]},
                {"role": "assistant", "content": [{"type": "text", "text": "> quote"}]},
-               {"role": "user", "content": "plain string"}]
-    assert app.previous_questions(history) == [POWER_QUESTION, "plain string"]
+               {"role": "user", "content": "plain string"},
+               {"role": "user", "content": [{"type": "text", "text": app.esc("Is <b>[x]</b> & y_z?")}]}]
+    assert app.previous_questions(history) == [POWER_QUESTION, "plain string", "Is <b>[x]</b> & y_z?"]
 
 
 def test_oversized_upload_is_refused_before_reading(tmp_path):

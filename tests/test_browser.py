@@ -78,7 +78,7 @@ def ask(page, question: str):
 def no_injection(page):
     assert page.evaluate("window.__pwned") is None
     assert page.dialogs == []
-    assert page.locator(".bot img[src='x'], [data-testid='bot'] img, [data-testid='bot'] script").count() == 0
+    assert page.locator("img[src='x'], [data-testid='bot'] img, [data-testid='bot'] script").count() == 0
     assert page.locator("a[href^='javascript']").count() == 0
 
 
@@ -99,6 +99,14 @@ def test_follow_up_in_the_browser(page):
     first = msg.locator("blockquote").first.inner_text()
     assert "ISIL" in first and "Power" in first
     page.screenshot(path=ARTIFACTS / "chat-follow-up.png")
+
+
+def test_a_question_with_markup_is_shown_not_run(page):
+    msg = ask(page, 'Is <img src=x onerror="window.__pwned=9; alert(9)"> <b>bold</b> in the articles?')
+    assert msg.is_visible()
+    time.sleep(0.3)  # let an injected handler fire if there were one
+    no_injection(page)
+    page.screenshot(path=ARTIFACTS / "chat-question-markup.png")
 
 
 def test_phone_width(browser, web_app):
