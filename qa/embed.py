@@ -93,6 +93,7 @@ class Embedder:
     """
 
     def __init__(self, model: str | None = None, cache: str | Path | None = None, onnx: bool = True):
+        _offline()  # before anything imports huggingface_hub, which reads these once
         self.name = model or default_model()
         self._model = None
         self._lock = threading.Lock()
