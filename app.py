@@ -12,6 +12,11 @@ shown, so a `<script>`, an `onerror` image or a `javascript:` link in an
 article is displayed as text, never run. The only links are the ones written
 here, and only for http(s) urls.
 
+Access: on 127.0.0.1 (the default) anyone who can reach the port is the
+machine's own user. Bound to any other address, adding and removing articles
+need a login: set QA_AUTH=user:password and the app is served behind Gradio's
+login; without it the app is read-only (ask only) and says so at start.
+
 What is left out: retrieval, quoting and abstention (all in `qa`).
 `python app.py` serves on 127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change that.
 """
@@ -214,15 +219,34 @@ _SYSTEM_FONT = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica N
 THEME = gr.themes.Soft(font=_SYSTEM_FONT, font_mono=("ui-monospace", "Menlo", "Consolas", "monospace"))
 
 
-def build_app(library: qa.Library) -> gr.Blocks:
-    """The Blocks app over an opened library; launch it with `serve`."""
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def access(server_name: str) -> tuple[list[tuple[str, str]] | None, bool, str]:
+    """(Gradio auth, whether the library may be changed, what to tell the operator) for a bind address."""
+    user, _, password = (os.environ.get("QA_AUTH") or "").partition(":")
+    auth = [(user, password)] if user and password else None
+    if auth:
+        return auth, True, f"Login required (QA_AUTH user '{user}')."
+    if is_loopback(server_name):
+        return None, True, ""
+    return None, False, (f"Bound to {server_name}, not loopback: the library is read-only (asking works; adding "
+                         "and removing articles are off). Set QA_AUTH=user:password to allow them behind a login.")
+
+
+READ_ONLY = "This server is read-only: adding and removing articles need a login (QA_AUTH)."
+
+
+def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
+    """The Blocks app over an opened library; launch it with `serve`. `writable=False`: ask only."""
 
     def chat(message: str, history: list) -> str:
         """Ask the articles; returns the answer as the chat shows it (markdown)."""
         try:
             ans = library.ask(html.unescape(_text(message)), history=previous_questions(history))
-        except qa.QuestionError as e:
-            return f"⚠ {esc(str(e).capitalize())}."
+        except (qa.QuestionError, qa.IndexFileError) as e:
+            return f"⚠ {esc(str(e)[:1].upper() + str(e)[1:])}."
         return render(ans.to_dict())
 
     def ask(question: str, history: list[str] | None = None) -> dict:
@@ -236,22 +260,31 @@ def build_app(library: qa.Library) -> gr.Blocks:
         return gr.update(value=_rows(library)), gr.update(choices=_choices(library), value=None)
 
     def add(paths, progress=gr.Progress()):
+        if not writable:
+            return (READ_ONLY, None, *refresh())
         progress(0.0, desc="Reading the files")
         files, refused = _read_uploads(paths)
         if files:
-            res = library.add(files, progress=lambda f, d: progress(f, desc=f"Indexing: {d}"))
+            try:
+                res = library.add(files, progress=lambda f, d: progress(f, desc=f"Indexing: {d}"))
+            except qa.IndexFileError as e:
+                return (f"✗ Nothing was added: {esc(str(e))}", None, *refresh())
             added, skipped = res.added, refused + res.skipped
         else:
             added, skipped = [], refused
         return (_report(added, skipped), None, *refresh())
 
     def remove(article_id):
+        if not writable:
+            return (READ_ONLY, *refresh())
         if not article_id:
             return ("Choose an article to remove first.", *refresh())
         try:
             gone = library.remove(article_id)
         except KeyError:
             return ("That article is no longer in the library.", *refresh())
+        except qa.IndexFileError as e:
+            return (f"✗ Nothing was removed: {esc(str(e))}", *refresh())
         return (f"✓ Removed **{esc(gone.title)}**.", *refresh())
 
     with gr.Blocks(title=TITLE) as demo:
@@ -277,13 +310,13 @@ def build_app(library: qa.Library) -> gr.Blocks:
                 with gr.Row():
                     uploads = gr.File(label=f"Add articles (.txt, .md, .html; up to {MAX_UPLOAD_MB} MB each)",
                                       file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
-                                      elem_id="qa-upload")
+                                      elem_id="qa-upload", interactive=writable)
                 with gr.Row():
                     doomed = gr.Dropdown(choices=_choices(library), value=None, label="Remove an article",
                                          scale=4, elem_id="qa-remove-choice")
                     remove_btn = gr.Button("Remove", variant="stop", scale=1, min_width=100,
-                                           elem_id="qa-remove")
-                status = gr.Markdown(elem_id="qa-status")
+                                           elem_id="qa-remove", interactive=writable)
+                status = gr.Markdown("" if writable else READ_ONLY, elem_id="qa-status")
         uploads.upload(add, uploads, [status, uploads, table, doomed], api_visibility="private")
         remove_btn.click(remove, doomed, [status, table, doomed], api_visibility="private")
         demo.load(refresh, None, [table, doomed], api_visibility="private")
@@ -301,12 +334,16 @@ def open_library(**kwargs) -> qa.Library:
     return library
 
 
+def server_address(server_name: str | None = None, server_port: int | None = None) -> tuple[str, int]:
+    return (server_name or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+            int(server_port or os.environ.get("GRADIO_SERVER_PORT") or 7860))
+
+
 def serve(demo: gr.Blocks, server_name: str | None = None, server_port: int | None = None,
-          block: bool = True) -> str:
+          block: bool = True, auth=None) -> str:
     """Start the server (never a share link); returns the local url."""
-    server_name = server_name or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
-    server_port = int(server_port or os.environ.get("GRADIO_SERVER_PORT") or 7860)
-    _, url, _ = demo.launch(server_name=server_name, server_port=server_port, share=False,
+    server_name, server_port = server_address(server_name, server_port)
+    _, url, _ = demo.launch(server_name=server_name, server_port=server_port, share=False, auth=auth,
                             prevent_thread_lock=True, quiet=True, show_error=True,
                             max_file_size=f"{MAX_UPLOAD_MB}mb", footer_links=[],
                             theme=THEME, css=CSS)
@@ -321,7 +358,11 @@ def main() -> None:
     print("Loading the library and the model…", flush=True)
     library = open_library()
     print(f"Loaded {len(library.articles())} articles in {time.perf_counter() - t:.1f}s", flush=True)
-    serve(build_app(library))
+    host, port = server_address()
+    auth, writable, notice = access(host)
+    if notice:
+        print(notice, flush=True)
+    serve(build_app(library, writable=writable), host, port, auth=auth)
 
 
 if __name__ == "__main__":

@@ -130,3 +130,33 @@ def test_oversized_upload_is_refused_before_reading(tmp_path):
     files, refused = app._read_uploads([str(big)])
     assert files == [] and refused == [("big.txt", f"larger than {app.MAX_UPLOAD_MB} MB")]
     assert "big.txt" in app._report([], refused) and "Nothing was changed" in app._report([], refused)
+
+
+# ------------------------------------------------------------------ access
+
+@pytest.mark.parametrize("host,auth_env,expect_auth,writable", [
+    ("127.0.0.1", "", None, True),
+    ("localhost", "", None, True),
+    ("0.0.0.0", "", None, False),
+    ("192.0.2.10", "", None, False),
+    ("0.0.0.0", "ed:s3cret", [("ed", "s3cret")], True),
+    ("127.0.0.1", "ed:s3cret", [("ed", "s3cret")], True),
+    ("0.0.0.0", "no-password", None, False),
+])
+def test_access_by_bind_address(monkeypatch, host, auth_env, expect_auth, writable):
+    monkeypatch.setenv("QA_AUTH", auth_env)
+    auth, can_write, notice = app.access(host)
+    assert auth == expect_auth and can_write is writable
+    if not writable:
+        assert "read-only" in notice and "QA_AUTH" in notice
+
+
+def test_read_only_app_refuses_changes(web_app):
+    demo = app.build_app(web_app.library, writable=False)
+    fns = {getattr(b.fn, "__name__", ""): b.fn for b in demo.fns.values()}
+    before = web_app.library.articles()
+    status, *_ = fns["remove"](before[0]["id"])
+    assert "read-only" in status
+    status, *_ = fns["add"](["/etc/hostname"])
+    assert "read-only" in status
+    assert web_app.library.articles() == before
