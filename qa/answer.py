@@ -19,8 +19,13 @@ from .search import search
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 50
-# Fused score of the best sentence below which the articles "don't say".
-ANSWER_THRESHOLD = 0.42
+# The articles "don't say" when the best sentence's fused score is below ANSWER_THRESHOLD,
+# or when neither it nor its paragraph is near the question in meaning (cosine below
+# MEANING_THRESHOLD: words alone, like "capital", do not make an answer). Both were
+# calibrated on tests/data/seed_questions.jsonl (benchmarks of abstention: see README):
+# the midpoints of the widest gaps that abstain on no answerable question.
+ANSWER_THRESHOLD = 0.314
+MEANING_THRESHOLD = 0.17
 
 
 class QuestionError(ValueError):
@@ -62,13 +67,14 @@ def check_history(history) -> list[str]:
 
 
 def answer(index, embedder, question: str, k: int = 3, history=None,
-           threshold: float = ANSWER_THRESHOLD) -> Answer:
+           threshold: float = ANSWER_THRESHOLD, weights: dict | None = None) -> Answer:
     q = check_question(question, k)
     query = followup.rewrite(q, check_history(history))
     if len(index) == 0:
         return Answer(question=question, answered=False, query=query)
     qvec = embedder.encode([query])[0]
-    hits = search(index, qvec, query, k=max(3 * k, 10))
+    hits = search(index, qvec, query, k=max(3 * k, 10), weights=weights)
     quotes = make_quotes(index, hits, query, k)
-    answered = bool(hits) and hits[0].score >= threshold
+    answered = bool(hits) and hits[0].score >= threshold and \
+        max(hits[0].dense, hits[0].dense_para) >= MEANING_THRESHOLD
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query)

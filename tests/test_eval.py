@@ -1,0 +1,88 @@
+"""The seed question set holds its floor; the harness scores and calibrates the way it says."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.evaluate import calibrate, evaluate, is_correct, load_questions
+
+QUESTIONS = Path(__file__).parent / "data" / "seed_questions.jsonl"
+
+# The floor reached on the seed questions (k=3); raise it when retrieval gets better.
+# (Issue 7 targets hit@1 0.9 / hit@3 1.0 and every unanswerable one abstained: not reached.)
+FLOOR = {"hit@1": 0.5, "hit@3": 0.64, "mrr": 0.56, "abstention_rate_unanswerable": 0.3}
+
+
+@pytest.fixture(scope="session")
+def seed_eval(seed_library):
+    return evaluate(seed_library, load_questions(QUESTIONS), k=3)
+
+
+def test_question_set_shape():
+    qs = load_questions(QUESTIONS)
+    assert len([q for q in qs if q["support"]]) >= 40
+    assert len([q for q in qs if not q["support"]]) >= 8
+    assert len([q for q in qs if q["history"]]) >= 6
+
+
+def test_support_strings_are_in_the_seeds(seed_library):
+    text = " ".join(e.article.text for e in seed_library.index.entries)
+    for q in load_questions(QUESTIONS):
+        for s in q["support"]:
+            assert s in text, (q["id"], s)
+
+
+def test_seed_floor(seed_eval):
+    r = seed_eval
+    for key, floor in FLOOR.items():
+        assert r[key] >= floor, (key, r[key], [m for m in r["misses"]])
+
+
+def test_abstention_on_seeds(seed_eval):
+    assert seed_eval["false_abstentions"] == 0, [m for m in seed_eval["misses"] if m["why"] == "abstained"]
+    answered = {m["question"] for m in seed_eval["misses"] if m["why"].startswith("answered")}
+    assert "What is the capital of Australia?" not in answered
+    assert "How do you make borscht?" not in answered
+
+
+def test_every_miss_says_what_came_first(seed_eval):
+    for m in seed_eval["misses"]:
+        assert {"id", "question", "why", "first"} <= set(m)
+
+
+def test_is_correct_needs_support_inside_context():
+    q = {"support": ["90 air strikes"], "context": "The U.S. has conducted more than 90 air strikes."}
+    assert is_correct("more than  90 air strikes.", q)
+    assert not is_correct("It made 90 air strikes elsewhere.", q)
+    assert not is_correct("nothing", {"support": ["x y"]})
+
+
+def test_calibrate_separates_scores():
+    recs = [{"answerable": True, "score": s} for s in (0.8, 0.7, 0.6)] + \
+           [{"answerable": False, "score": s} for s in (0.3, 0.4, 0.65)]
+    c = calibrate(recs)
+    assert c["errors"] == 1
+    assert 0.4 < c["threshold"] < 0.6
+    assert c["recall_unanswerable"] == pytest.approx(2 / 3)
+
+
+def test_load_questions_rejects_bad_lines(tmp_path):
+    p = tmp_path / "q.jsonl"
+    p.write_text('{"question": "a", "support": "not a list"}\n')
+    with pytest.raises(ValueError, match="support"):
+        load_questions(p)
+    p.write_text("not json\n")
+    with pytest.raises(ValueError, match=":1:"):
+        load_questions(p)
+
+
+def test_cli_eval(seed_index_dir, tmp_path, capsys):
+    from qa.cli import main
+    p = tmp_path / "q.jsonl"
+    p.write_text(json.dumps({"id": "a", "question": "Why isn't Russia in the coalition?",
+                             "support": ["Russia is not a member"]}) + "\n")
+    assert main(["eval", str(p), "--index", str(seed_index_dir), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hit@1"] == 1.0 and out["misses"] == []
+    assert main(["eval", str(tmp_path / "missing.jsonl"), "--index", str(seed_index_dir)]) == 1
