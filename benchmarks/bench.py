@@ -226,13 +226,13 @@ def latency(index_dir: Path, questions_file: Path, recall: bool, timeout: int = 
     if r.returncode:
         raise RuntimeError(r.stderr[-2000:])
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    out["index_mb"] = round(du_mb(index_dir))
+    out["index_mb"] = round(du_mb(index_dir), 1)
     return out
 
 
 # ------------------------------------------------------------------ build
 
-def build_speed(lib, n_articles: int) -> dict:
+def build_speed(lib, n_articles: int, runs: int = 2) -> dict:
     """Build a fresh index of a few SQuAD articles (no cache) against raw model.encode of the same texts."""
     import numpy as np
     from qa import Library
@@ -246,7 +246,7 @@ def build_speed(lib, n_articles: int) -> dict:
     emb = Embedder(onnx=False)
     emb.encode(["warm up", "the model"])
     builds, raws = [], []
-    for _ in range(2):
+    for _ in range(runs):
         d = DATA / "build-tmp"
         shutil.rmtree(d, ignore_errors=True)
         t = time.perf_counter()
@@ -274,8 +274,8 @@ def rebuild_unchanged(seeds_index: Path) -> dict:
         times.append(time.perf_counter() - t)
         assert not lib.last_embedded
     t = time.perf_counter()
-    subprocess.run([PY, "-m", "qa", "--index", str(seeds_index), "build"], check=True, capture_output=True,
-                   cwd=ROOT, env={**os.environ, "QA_SEEDS": str(ROOT / "seeds")})
+    subprocess.run([PY, "-m", "qa", "build", "--index", str(seeds_index), "--seeds", str(ROOT / "seeds")],
+                   check=True, capture_output=True, cwd=ROOT)
     return {"rebuild_unchanged_s": pct(times, 50), "rebuild_unchanged_cli_s": time.perf_counter() - t}
 
 
@@ -499,7 +499,7 @@ def main(argv=None) -> int:
         if name == "1M":
             res["recall_at_10_1M"] = r.get("recall_at_10")
         log(f"latency {name}: {r}")
-    res.update(build_speed(lib, 1 if args.quick else 4))
+    res.update(build_speed(lib, 1 if args.quick else 3, 1 if args.quick else 2))
     log("build", {k: v for k, v in res.items() if k.startswith(("build", "raw"))})
     res.update(rebuild_unchanged(seeds_index))
     if "100k" in sizes:
@@ -509,8 +509,7 @@ def main(argv=None) -> int:
     res["cold_start_first_answer_s"] = cold_start(seeds_index, "Why isn't Russia in the coalition?",
                                                   2 if args.quick else 5)
     res["app_ready_s"] = app_ready(seeds_index)
-    res["peers"] = [] if args.no_peers else peers(lib, questions, 2 if args.quick else len(lib.index.entries),
-                                                   40 if args.quick else 500)
+    res["peers"] = [] if args.no_peers else peers(lib, questions, 1 if args.quick else 6, 30 if args.quick else 300)
     res["load_avg_end"] = os.getloadavg()[0]
     res["wall_s"] = time.perf_counter() - t_start
     res["table"] = table(res)
