@@ -99,7 +99,7 @@ class Index:
 EXACT_MAX = 50_000
 SQ8_MIN = 300_000
 HNSW_M = 32
-EF_CONSTRUCTION = 80
+EF_CONSTRUCTION = 40  # faiss default; recall is bought at search time (EF_SEARCH), build time is not
 EF_SEARCH = 128
 _CHUNK = 65_536  # rows converted and added at a time, so a memory-mapped matrix is never copied whole
 
