@@ -6,14 +6,20 @@ the articles come nearest to saying. The threshold is a property of the
 fused score and was calibrated on the seed question set
 (`python -m qa eval tests/data/seed_questions.jsonl`).
 
+Who said each quote and when comes from `qa.sourcing`: a question that asks
+about a speaker ("What did Power say…?") puts that speaker's sentences first,
+`speaker=`, `source=`, `since=` and `until=` filter, and near-identical quotes
+from several articles become one quote with "N sources".
+
 What is left out: loading the index and the model (`qa.library`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
-from . import followup
+from . import followup, sourcing
 from .quotes import Quote, make_quotes
 from .search import search
 
@@ -26,6 +32,10 @@ MAX_K = 50
 # the midpoints of the widest gaps that abstain on no answerable question.
 ANSWER_THRESHOLD = 0.314
 MEANING_THRESHOLD = 0.17
+# Added to a sentence's score when its speaker is the one the question asks about: enough
+# to put that speaker's relevant sentences first, not enough to lift an unrelated one.
+SPEAKER_BONUS = 0.1
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class QuestionError(ValueError):
@@ -66,15 +76,55 @@ def check_history(history) -> list[str]:
     return [" ".join(h.split())[:MAX_QUESTION_CHARS] for h in history if h.strip()]
 
 
+def check_filters(speaker, source, since, until) -> None:
+    for name, value in (("speaker", speaker), ("source", source)):
+        if value is not None and (not isinstance(value, str) or len(value) > 200):
+            raise QuestionError(f"{name} must be a short text")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and (not isinstance(value, str) or not _ISO_DATE.match(value)):
+            raise QuestionError(f"{name} must be a date as YYYY-MM-DD")
+
+
 def answer(index, embedder, question: str, k: int = 3, history=None,
-           threshold: float = ANSWER_THRESHOLD, weights: dict | None = None) -> Answer:
+           threshold: float = ANSWER_THRESHOLD, weights: dict | None = None,
+           speaker: str | None = None, source: str | None = None,
+           since: str | None = None, until: str | None = None) -> Answer:
     q = check_question(question, k)
+    check_filters(speaker, source, since, until)
     query = followup.rewrite(q, check_history(history))
     if len(index) == 0:
         return Answer(question=question, answered=False, query=query)
     qvec = embedder.encode([query])[0]
-    hits = search(index, qvec, query, k=max(3 * k, 10), weights=weights)
-    quotes = make_quotes(index, hits, query, k)
-    answered = bool(hits) and hits[0].score >= threshold and \
-        max(hits[0].dense, hits[0].dense_para) >= MEANING_THRESHOLD
+    asked = None if speaker else sourcing.asked_speaker(query)
+    narrowed = bool(speaker or source or since or until or asked)
+    hits = search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100), weights=weights)
+
+    def who(h):
+        a = index.article(int(index.sent[h.row, 0]))
+        return sourcing.who(a, int(index.sent[h.row, 2]), int(index.sent[h.row, 3]))[1]
+
+    if source or since or until:
+        hits = [h for h in hits if sourcing.source_matches(index.article(int(index.sent[h.row, 0])), source)
+                and sourcing.date_in_range(index.article(int(index.sent[h.row, 0])), since, until)]
+    if speaker:
+        hits = [h for h in hits if sourcing.speaker_matches(who(h), speaker)]
+    top = hits[0] if hits else None  # abstention judges the best sentence on its own merits
+    if asked:
+        hits = sorted((replace(h, score=h.score + SPEAKER_BONUS) if sourcing.speaker_matches(who(h), asked)
+                       else h for h in hits), key=lambda h: -h.score)
+    answered = top is not None and top.score >= threshold and \
+        max(top.dense, top.dense_para) >= MEANING_THRESHOLD
+    quotes = _with_sources(make_quotes(index, hits, query, 2 * k))[:k]
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query)
+
+
+def _with_sources(quotes: list[Quote]) -> list[Quote]:
+    """Speaker, kind and dates on every quote; near-identical quotes merged into the first."""
+    out = []
+    for group in sourcing.groups([q.text for q in quotes]):
+        first = quotes[group[0]]
+        kind, who, title = sourcing.who(first.article, first.start, first.end)
+        others = tuple(dict.fromkeys(quotes[i].article for i in group[1:] if quotes[i].article != first.article))
+        out.append(replace(first, kind=kind, speaker=who, speaker_title=title, also_in=others,
+                           dates=tuple(sourcing.when(first.text, first.article.date))))
+    return out

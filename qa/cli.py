@@ -18,6 +18,13 @@ def _library(args):
     return Library(index_dir=args.index, seeds_dir=seeds)
 
 
+FILTERS = ("speaker", "source", "since", "until")
+
+
+def _filters(args) -> dict:
+    return {f: getattr(args, f) for f in FILTERS if getattr(args, f, None)}
+
+
 def _print_answer(ans, out=sys.stdout) -> None:
     print(f"Q: {ans.question}", file=out)
     if ans.query != " ".join(ans.question.split()):
@@ -27,8 +34,14 @@ def _print_answer(ans, out=sys.stdout) -> None:
     for i, q in enumerate(ans.quotes, 1):
         a = q.article
         print(f"\n{i}. {q.text}", file=out)
+        if q.speaker:
+            print(f"   — {', '.join(x for x in (q.speaker, q.speaker_title) if x)} ({q.kind})", file=out)
+        for d in q.dates:
+            print(f"   ({d['phrase']}: {d['date']})", file=out)
         source = " · ".join(x for x in (a.title, a.byline, a.date, a.url) if x)
-        print(f"   — {source}  (score {q.score:.3f})", file=out)
+        print(f"   {source}  (score {q.score:.3f})", file=out)
+        for other in q.also_in:
+            print(f"   also in: {' · '.join(x for x in (other.title, other.byline, other.date) if x)}", file=out)
 
 
 def cmd_build(args) -> int:
@@ -48,7 +61,7 @@ def cmd_ask(args) -> int:
     if args.question == ["-"]:
         return _ask_batch(lib, args)
     question = " ".join(args.question)
-    ans = lib.ask(question, k=args.k)
+    ans = lib.ask(question, k=args.k, **_filters(args))
     if args.json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False))
     else:
@@ -67,7 +80,8 @@ def _ask_batch(lib, args) -> int:
             req = json.loads(line)
             if not isinstance(req, dict) or "question" not in req:
                 raise QuestionError('each line must be a JSON object with a "question"')
-            ans = lib.ask(req["question"], k=int(req.get("k", args.k)), history=req.get("history"))
+            filters = {**_filters(args), **{f: req[f] for f in FILTERS if req.get(f) is not None}}
+            ans = lib.ask(req["question"], k=int(req.get("k", args.k)), history=req.get("history"), **filters)
             out = ans.to_dict()
         except (json.JSONDecodeError, QuestionError, ValueError, TypeError) as e:
             failures += 1
@@ -128,6 +142,10 @@ def parser() -> argparse.ArgumentParser:
     a = with_index(sub.add_parser("ask", help="ask a question ('-' reads JSON Lines from stdin)"))
     a.add_argument("--k", type=int, default=3, help="how many quotes (default 3)")
     a.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
+    a.add_argument("--speaker", help="only quotes by this speaker (a name, e.g. Power)")
+    a.add_argument("--source", help="only articles from this outlet or author (matched loosely)")
+    a.add_argument("--since", help="only articles dated on or after YYYY-MM-DD")
+    a.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
     a.add_argument("question", nargs="+", help="the question, or - for JSON Lines on stdin")
     a.set_defaults(func=cmd_ask)
 

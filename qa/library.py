@@ -47,7 +47,10 @@ class AddResult:
 
 
 def _text_key(a: Article) -> str:
-    return hashlib.sha256((a.title + "\n" + a.text).encode("utf-8")).hexdigest()
+    """Same article, whatever the file's bytes; the same story from another outlet or day
+    (syndicated copy) is another source and is kept."""
+    key = "\n".join((a.title, a.byline or "", a.date or "", a.url or "", a.text))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 class Library:
@@ -330,8 +333,15 @@ class Library:
     def get(self, article_id: str) -> Article | None:
         return next((e.article for e in self.index.entries if e.article.id == article_id), None)
 
-    def ask(self, question: str, k: int = 3, history: list[str] | None = None) -> Answer:
-        return answer(self.index, self.embedder, question, k=k, history=history)
+    def ask(self, question: str, k: int = 3, history: list[str] | None = None, *,
+            speaker: str | None = None, source: str | None = None,
+            since: str | None = None, until: str | None = None) -> Answer:
+        """Quotes answering `question`, best first. `history`: the reader's earlier questions, oldest
+        first. Filters: `speaker` (a name, "Power"), `source` (outlet or author, matched loosely),
+        `since`/`until` (article dates, YYYY-MM-DD, inclusive)."""
+        # The index object is never changed in place, only replaced: reading it needs no lock.
+        return answer(self.index, self.embedder, question, k=k, history=history,
+                      speaker=speaker, source=source, since=since, until=until)
 
 
 _default: dict[str, Library] = {}
@@ -346,6 +356,7 @@ def default_library() -> Library:
         return _default[key]
 
 
-def ask(question: str, k: int = 3, history: list[str] | None = None) -> Answer:
-    """Ask the default collection (`QA_INDEX`, built from `QA_SEEDS` on first use)."""
-    return default_library().ask(question, k=k, history=history)
+def ask(question: str, k: int = 3, history: list[str] | None = None, **filters) -> Answer:
+    """Ask the default collection (`QA_INDEX`, built from `QA_SEEDS` on first use).
+    `filters`: speaker, source, since, until (see `Library.ask`)."""
+    return default_library().ask(question, k=k, history=history, **filters)

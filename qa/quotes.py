@@ -11,7 +11,7 @@ What is left out: ranking (`qa.search`) and abstention (`qa.answer`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .articles import Article
 from .index import Index, tokenize
@@ -30,11 +30,19 @@ class Quote:
     start: int  # offsets of `text` in article.text
     end: int
     context_start: int  # offset of `context` in article.text
+    # Who said it and when (`qa.sourcing`), and the other articles that say the same.
+    kind: str = "narration"  # "quote" | "paraphrase" | "narration"
+    speaker: str | None = None
+    speaker_title: str | None = None
+    dates: tuple[dict, ...] = ()  # relative dates in the text: {"phrase", "date"}
+    also_in: tuple[Article, ...] = field(default=())
 
     def to_dict(self) -> dict:
         return {"text": self.text, "score": round(self.score, 4), "context": self.context,
                 "article": self.article.to_dict(), "start": self.start, "end": self.end,
-                "context_start": self.context_start}
+                "context_start": self.context_start, "kind": self.kind, "speaker": self.speaker,
+                "speaker_title": self.speaker_title, "dates": [dict(d) for d in self.dates],
+                "sources": 1 + len(self.also_in), "also_in": [a.to_dict() for a in self.also_in]}
 
 
 def _coverage(tokens: set[str], idf: dict[str, float]) -> float:

@@ -1,0 +1,126 @@
+"""What makes a news quote trustworthy: who said it, when, and how many sources agree.
+
+Given quotes (verbatim spans of articles), this module adds the speaker and
+the kind of sentence (`qa.attribution`: quote / paraphrase / narration), the
+relative dates inside the quote resolved against the article's date
+(`qa.dates`), and groups near-identical quotes from different articles
+(`qa.dedupe`: syndicated wire copy) into one quote with "N sources". It also
+reads which speaker a question asks about ("What did Power say about
+Assad?") and matches speakers and outlets for the filters of `qa.ask`.
+
+What is left out: ranking (`qa.search`) and the attribution rules themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+
+from .articles import Article
+from .attribution import Attribution, attribute
+from .dates import resolve_relative_dates
+from .dedupe import near_duplicates
+
+_CACHE_SIZE = 4096
+_cache: OrderedDict[tuple[str, str], list[Attribution]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def attributions(article: Article) -> list[Attribution]:
+    """`attribute(article)`, computed once per article version."""
+    key = (article.id, article.fingerprint)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    got = attribute(article)
+    with _cache_lock:
+        _cache[key] = got
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return got
+
+
+def who(article: Article, start: int, end: int) -> tuple[str, str | None, str | None]:
+    """(kind, speaker, speaker_title) of the span [start, end) of article.text.
+
+    A span of several sentences is a "quote" if any of them is, else the first
+    attributed kind; the speaker is the first one named.
+    """
+    parts = [a for a in attributions(article) if a.start < end and start < a.end]
+    if not parts:
+        return "narration", None, None
+    kinds = [a.kind for a in parts]
+    kind = "quote" if "quote" in kinds else next((k for k in kinds if k != "narration"), "narration")
+    named = next((a for a in parts if a.speaker), None)
+    return kind, (named.speaker if named else None), (named.speaker_title if named else None)
+
+
+def when(text: str, article_date: str | None) -> list[dict]:
+    """Relative dates in `text` ("on Monday") as [{"phrase", "date"}], against the article's date."""
+    return [{"phrase": p, "date": d} for p, d in resolve_relative_dates(text, article_date)]
+
+
+# ------------------------------------------------------------ speakers asked for
+
+_SPEECH = r"(?:say|said|tell|told|think|thinks|claim|argue|mean|want|propose|suggest|accuse|warn|urge|" \
+          r"believe|feel|blame|call|describe|add|predict|demand|promise|criticize|criticise)"
+_ASKED = [
+    re.compile(rf"\b(?:did|does|do|has|have|had|would|will|could)\s+(?:the\s+)?(?P<who>.+?)\s+{_SPEECH}\b", re.I),
+    re.compile(r"\baccording to\s+(?P<who>[^,?.;]+)", re.I),
+    re.compile(r"\b(?P<who>[A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*)*)['’]s\s+"
+               r"(?:view|views|position|words|comments|remarks|argument|statement|quote|opinion)\b"),
+]
+_NOT_A_NAME = {"you", "they", "he", "she", "it", "we", "i", "people", "anyone", "anybody", "someone",
+               "the article", "the articles", "article", "articles", "report", "reports"}
+
+
+def asked_speaker(question: str) -> str | None:
+    """The speaker a question asks about, if it names one: 'What did Power say about Assad?' -> 'Power'."""
+    for pattern in _ASKED:
+        m = pattern.search(question)
+        if m:
+            name = m.group("who").strip(" ,.?!'’\"“”")
+            if name and name.lower() not in _NOT_A_NAME and any(w[:1].isupper() for w in name.split()):
+                return name
+    return None
+
+
+def _words(s: str) -> list[str]:
+    return re.findall(r"[\w’'-]+", s.lower())
+
+
+def speaker_matches(speaker: str | None, wanted: str | None) -> bool:
+    """'Samantha Power' matches 'Power', 'samantha power' and 'Ambassador Power'; not 'Powell'."""
+    if not speaker or not wanted:
+        return False
+    have, want = _words(speaker), _words(wanted)
+    if not have or not want:
+        return False
+    if " ".join(want) in " ".join(have):
+        return True
+    return have[-1] in want
+
+
+def source_matches(article: Article, wanted: str | None) -> bool:
+    """An outlet or author named loosely: matched in the byline, the url's host or the title."""
+    if not wanted:
+        return True
+    w = wanted.lower().strip()
+    host = re.sub(r"^https?://(www\.)?", "", (article.url or "").lower()).split("/")[0]
+    return any(w and w in (x or "").lower() for x in (article.byline, host, article.title))
+
+
+def date_in_range(article: Article, since: str | None, until: str | None) -> bool:
+    """ISO dates compare as strings; an undated article is outside any date range."""
+    if not since and not until:
+        return True
+    if not article.date:
+        return False
+    return (not since or article.date >= since) and (not until or article.date <= until)
+
+
+def groups(texts: list[str]) -> list[list[int]]:
+    """Indices of near-identical texts, grouped; first of each group first."""
+    return near_duplicates(texts)
