@@ -81,7 +81,7 @@ def _date(iso: str) -> str:
 
 
 def _source_line(article: dict) -> str:
-    parts = [f"<strong>{esc(article.get('title'))}</strong>"]
+    parts = [f"<strong>{esc(article.get('title'))}</strong>"]  # the source of the quote
     if article.get("byline"):
         parts.append(esc(article["byline"]))
     if article.get("date"):
@@ -89,7 +89,7 @@ def _source_line(article: dict) -> str:
     url = safe_url(article.get("url"))
     if url:
         parts.append(f'<a href="{url}" target="_blank" rel="noopener noreferrer nofollow">source</a>')
-    return '<p class="qa-source">— ' + " · ".join(parts) + "</p>"
+    return '<p class="qa-source">' + " · ".join(parts) + "</p>"
 
 
 def _context(q: dict) -> str:
@@ -103,12 +103,42 @@ def _context(q: dict) -> str:
     return f"<p>{esc(ctx[:a])}<mark>{esc(ctx[a:b])}</mark>{esc(ctx[b:])}</p>"
 
 
+def _speaker_line(q: dict) -> str:
+    """'— Sergei Lavrov, Foreign Minister' for a quote or paraphrase; nothing for narration."""
+    if not q.get("speaker") or q.get("kind") == "narration":
+        return ""
+    who = ", ".join(esc(x) for x in (q["speaker"], q.get("speaker_title")) if x)
+    said = "quoted" if q.get("kind") == "quote" else "paraphrased"
+    return f'<p class="qa-speaker">— {who} <span class="qa-kind">({said})</span></p>'
+
+
+def _dates_line(q: dict) -> str:
+    """Relative dates in the quote, resolved: '“on Monday” = 25 Aug 2014'."""
+    if not q.get("dates"):
+        return ""
+    parts = [f"“{esc(d['phrase'])}” = {esc(_date(d['date']))}" for d in q["dates"]]
+    return '<p class="qa-dates">' + " · ".join(parts) + "</p>"
+
+
+def _also_in(q: dict) -> str:
+    """Other articles that carry the same sentence (syndicated copy)."""
+    others = q.get("also_in") or []
+    if not others:
+        return ""
+    names = "; ".join(" · ".join(esc(x) for x in (a.get("title"), a.get("byline"), a.get("date") and _date(a["date"]))
+                                 if x) for a in others)
+    return f'<p class="qa-also">{q.get("sources", 1 + len(others))} sources — also in: {names}</p>'
+
+
 def _quote(n: int, q: dict) -> str:
-    return "\n".join([
+    return "\n".join(x for x in [
         f'<blockquote class="qa-quote"><p><span class="qa-n">{n}</span> {esc(q["text"])}</p></blockquote>',
+        _speaker_line(q),
         _source_line(q["article"]),
+        _dates_line(q),
+        _also_in(q),
         f'<details class="qa-context"><summary>Show the paragraph</summary>{_context(q)}</details>',
-    ])
+    ] if x)
 
 
 def render(answer: dict) -> str:
@@ -197,7 +227,10 @@ CSS = """
 .qa-n { display: inline-block; min-width: 1.5em; height: 1.5em; line-height: 1.5em; text-align: center;
         border-radius: 50%; background: #e6eaf3; color: #334; font-size: 0.8em; font-weight: 600;
         margin-right: 0.35em; font-style: normal; }
+.qa-speaker { margin: 0.15em 0 0 0 !important; font-size: 0.95em; font-weight: 600; }
+.qa-kind { font-weight: 400; opacity: 0.7; font-size: 0.9em; }
 .qa-source { margin: 0.1em 0 0.2em 0 !important; font-size: 0.88em; opacity: 0.85; }
+.qa-dates, .qa-also { margin: 0 0 0.2em 0 !important; font-size: 0.82em; opacity: 0.75; }
 .qa-context, .qa-closest { margin: 0 0 1.1em 0 !important; font-size: 0.9em; }
 .qa-context summary, .qa-closest summary { cursor: pointer; opacity: 0.8; }
 .qa-context p { margin: 0.3em 0 0 0 !important; padding: 0.5em 0.7em; border-radius: 6px;
@@ -205,6 +238,9 @@ CSS = """
 .qa-context mark { background: #fff1a8; color: inherit; padding: 0 0.1em; }
 .qa-note { font-size: 0.85em; opacity: 0.75; margin-top: 0.3em !important; }
 footer { display: none !important; }
+/* The example questions' table also lists the (empty) filter values: show the question only. */
+#qa-chat-tab table th:nth-child(n+2), #qa-chat-tab table td:nth-child(n+2) { display: none; }
+#qa-chat-tab table thead { display: none; }
 #qa-articles table, #qa-articles td, #qa-articles td * { font-family: var(--font) !important; }
 @media (max-width: 600px) {
   .gradio-container { padding: 0 8px !important; }
@@ -241,18 +277,25 @@ READ_ONLY = "This server is read-only: adding and removing articles need a login
 def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
     """The Blocks app over an opened library; launch it with `serve`. `writable=False`: ask only."""
 
-    def chat(message: str, history: list) -> str:
-        """Ask the articles; returns the answer as the chat shows it (markdown)."""
+    def chat(message: str, history: list, speaker: str = "", source: str = "", since: str = "",
+             until: str = "") -> str:
+        """Ask the articles; returns the answer as the chat shows it (markdown).
+        Optional filters: speaker, source (outlet or author), since/until (YYYY-MM-DD)."""
+        filters = {k: v.strip() for k, v in (("speaker", speaker), ("source", source), ("since", since),
+                                              ("until", until)) if isinstance(v, str) and v.strip()}
         try:
-            ans = library.ask(html.unescape(_text(message)), history=previous_questions(history))
+            ans = library.ask(html.unescape(_text(message)), history=previous_questions(history), **filters)
         except (qa.QuestionError, qa.IndexFileError) as e:
             return f"⚠ {esc(str(e)[:1].upper() + str(e)[1:])}."
         return render(ans.to_dict())
 
-    def ask(question: str, history: list[str] | None = None) -> dict:
-        """Ask the articles; returns the structured answer, Answer.to_dict(). `history`: earlier questions, oldest first."""
+    def ask(question: str, history: list[str] | None = None, speaker: str | None = None,
+            source: str | None = None, since: str | None = None, until: str | None = None) -> dict:
+        """Ask the articles; returns the structured answer, Answer.to_dict(). `history`: earlier questions,
+        oldest first; optional filters: speaker, source (outlet or author), since/until (YYYY-MM-DD)."""
         try:
-            return library.ask(question, history=history or None).to_dict()
+            return library.ask(question, history=history or None, speaker=speaker or None,
+                               source=source or None, since=since or None, until=until or None).to_dict()
         except qa.QuestionError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
@@ -292,16 +335,22 @@ def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
                     "Every answer is a verbatim quote with its source, or a plain *the articles don't say*.",
                     elem_classes="qa-intro")
         with gr.Tabs():
-            with gr.Tab("Chat"):
+            with gr.Tab("Chat", elem_id="qa-chat-tab"):
                 EscapingChat(
-                    chat, api_name="chat", examples=EXAMPLES, examples_label="Try asking",
+                    chat, api_name="chat", examples=[[q, "", "", "", ""] for q in EXAMPLES], examples_label="Try asking",
                     chatbot=gr.Chatbot(height=560, show_label=False, layout="bubble",
                                        placeholder="Ask something, or pick an example below.",
                                        feedback_options=None, buttons=["copy"],
                                        allow_tags=False, latex_delimiters=[]),
-                    textbox=gr.Textbox(placeholder="Ask the articles… (follow-ups work too)",
+                    textbox=gr.Textbox(placeholder="Ask the articles… (follow-ups work too)", elem_id="qa-question",
                                        show_label=False, submit_btn=True, stop_btn=False),
-                    fill_height=False, autofocus=True)
+                    fill_height=False, autofocus=True,
+                    additional_inputs=[
+                        gr.Textbox(value="", label="Speaker", placeholder="e.g. Lavrov", max_length=200, min_width=120, render=False),
+                        gr.Textbox(value="", label="Outlet or author", placeholder="e.g. Moscow Times", max_length=200, min_width=120, render=False),
+                        gr.Textbox(value="", label="From date", placeholder="YYYY-MM-DD", max_length=10, min_width=120, render=False),
+                        gr.Textbox(value="", label="To date", placeholder="YYYY-MM-DD", max_length=10, min_width=120, render=False)],
+                    additional_inputs_accordion=gr.Accordion("Filter by speaker, outlet or date", open=False))
             with gr.Tab("Library"):
                 table = gr.Dataframe(headers=["Title", "Date", "Outlet", "Sentences"], value=_rows(library),
                                      datatype=["str", "str", "str", "number"], interactive=False,

@@ -47,7 +47,8 @@ def test_ask_returns_answer_to_dict(client, web_app):
     assert set(d) == {"question", "answered", "quotes", "query"} and d["answered"] is True
     q = d["quotes"][0]
     assert CARD_QUOTE in q["text"]
-    assert set(q) == {"text", "score", "context", "article", "start", "end", "context_start"}
+    assert set(q) == {"text", "score", "context", "article", "start", "end", "context_start",
+                      "kind", "speaker", "speaker_title", "dates", "sources", "also_in"}
     assert set(q["article"]) == {"id", "title", "byline", "date", "url"}
     assert q["context"][q["start"] - q["context_start"]:q["end"] - q["context_start"]] == q["text"]
 
@@ -160,3 +161,31 @@ def test_read_only_app_refuses_changes(web_app):
     status, *_ = fns["add"](["/etc/hostname"])
     assert "read-only" in status
     assert web_app.library.articles() == before
+
+
+# ------------------------------------------------------------------ speakers, dates, filters
+
+def test_chat_shows_who_said_it(client):
+    md = client.predict("What did Power say about Assad?", api_name="/chat")
+    assert "— Samantha Power, U.S. Ambassador to the U.N." in md
+    md = client.predict("What did Lavrov urge Western governments to do about Assad?", api_name="/chat")
+    assert "“on Monday” = 25 Aug 2014" in md
+
+
+def test_filters_through_chat_and_ask(client):
+    md = client.predict("What was said about the regime?", "Power", "", "", "", api_name="/chat")
+    assert md.count("— Samantha Power") == len(quotes_of(md)) > 0
+    d = client.predict("What did Lavrov say?", None, None, "moscow times", None, None, api_name="/ask")
+    assert d["quotes"] and {q["article"]["byline"] for q in d["quotes"]} == {"The Moscow Times"}
+
+
+def test_speaker_and_source_text_is_escaped():
+    q = {"text": "x", "score": 1.0, "context": "x", "start": 0, "end": 1, "context_start": 0, "kind": "quote",
+         "speaker": "<img src=x onerror=alert(1)>", "speaker_title": "[a](javascript:alert(1))",
+         "dates": [{"phrase": "<b>Monday</b>", "date": "2014-08-25"}], "sources": 2,
+         "also_in": [{"title": "<script>t</script>", "byline": None, "date": None}],
+         "article": {"id": "a", "title": "t", "byline": None, "date": None, "url": "javascript:alert(1)"}}
+    html_out = app.render({"question": "q", "answered": True, "quotes": [q], "query": "q"})
+    assert "<img" not in html_out and "<script" not in html_out and "<b>" not in html_out
+    assert "javascript:" not in html_out.replace("javascript&#58;", "") or "href" not in html_out
+    assert 'href="javascript' not in html_out and "](javascript" not in html_out

@@ -58,7 +58,7 @@ def page(browser, web_app):
     pg.dialogs = []
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
     pg.goto(web_app.url, wait_until="load")
-    pg.get_by_test_id("textbox").wait_for()
+    pg.locator("#qa-question").get_by_test_id("textbox").wait_for()
     yield pg
     ctx.close()
 
@@ -66,7 +66,7 @@ def page(browser, web_app):
 def ask(page, question: str):
     """Submit a question; returns the new bot message's locator once its quotes (or text) appear."""
     before = page.get_by_test_id("bot").count()
-    page.get_by_test_id("textbox").fill(question)
+    page.locator("#qa-question").get_by_test_id("textbox").fill(question)
     t = time.perf_counter()
     page.get_by_test_id("submit-button").click()
     msg = page.get_by_test_id("bot").nth(before)
@@ -114,7 +114,7 @@ def test_phone_width(browser, web_app):
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT)
     pg.goto(web_app.url, wait_until="load")
-    pg.get_by_test_id("textbox").wait_for()
+    pg.locator("#qa-question").get_by_test_id("textbox").wait_for()
     msg = ask(pg, CARD_QUESTION)
     assert LAVROV in msg.locator("blockquote").first.inner_text()
     # Nothing wider than the screen.
