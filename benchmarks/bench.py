@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -93,6 +95,20 @@ def squad_library():
     return lib, questions
 
 
+def vary(text: str, words: dict[int, list[str]], rng, share: float = 0.15) -> str:
+    """`text` with about `share` of its words replaced by corpus words of the same length."""
+    spans = [m.span() for m in re.finditer(r"[A-Za-z]{4,}", text)]
+    picked = np.flatnonzero(rng.random(len(spans)) < share)
+    if not len(picked):
+        return text
+    chars = list(text)
+    for i, r in zip(picked, rng.random(len(picked))):
+        s, e = spans[i]
+        pool = words[e - s]
+        chars[s:e] = pool[int(r * len(pool))]
+    return "".join(chars)
+
+
 def synthetic(name: str, n: int, base) -> Path:
     """An index of about `n` sentences made from copies of `base` (see the module docstring)."""
     import numpy as np
@@ -119,10 +135,7 @@ def synthetic(name: str, n: int, base) -> Path:
             a = e.article
             paras = a.paragraphs
             if copy:
-                def swap(m):
-                    w = m.group(0)
-                    return str(rng.choice(words[len(w)])) if rng.random() < 0.15 else w
-                paras = [re.sub(r"[A-Za-z]{4,}", swap, p) for p in paras]
+                paras = [vary(p, words, rng) for p in paras]
             title = a.title if not copy else f"{a.title} ({copy})"
             md = f"# {title}\n\n" + "\n\n".join(paras) + "\n"
             b = parse_bytes(md.encode(), f"c{copy}-{a.id}.md")
@@ -460,6 +473,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="seeds and 10k, fewer questions (< 2 minutes)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--sizes", help="comma-separated subset of 10k,100k,1M (default: all; --quick: 10k)")
     ap.add_argument("--only-data", action="store_true", help="generate benchmarks/data/ and stop")
     ap.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--recall", action="store_true", help=argparse.SUPPRESS)
@@ -474,7 +488,7 @@ def main(argv=None) -> int:
 
     t_start = time.perf_counter()
     DATA.mkdir(parents=True, exist_ok=True)
-    sizes = ["10k"] if args.quick else list(SIZES)
+    sizes = args.sizes.split(",") if args.sizes else ["10k"] if args.quick else list(SIZES)
     n_q = 40 if args.quick else 200
     lib, questions = squad_library()
     for name in sizes:
