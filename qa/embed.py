@@ -109,6 +109,8 @@ class Embedder:
                 if self._model is None:
                     _offline()
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+                    hf_logging.disable_progress_bar()  # "Loading weights" bars would break one-line output
                     try:
                         self._model = SentenceTransformer(resolve_model_path(self.name), device="cpu")
                     except Exception as e:  # a wrong path or a name not on this machine
