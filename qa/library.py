@@ -75,7 +75,13 @@ class Library:
 
     @property
     def index(self) -> ix.Index:
-        """The current index; reloaded when another process (the CLI, another app) changed it."""
+        """The current index; reloaded when another process (the CLI, another app) changed it.
+
+        Readers do not wait for a writer: while `add` embeds, questions keep using the index
+        as it was (an Index is replaced, never changed in place)."""
+        current = self._index
+        if current is not None and store.manifest_stamp(self.index_dir) == self._stamp:
+            return current
         with self._lock:
             if self._index is None or store.manifest_stamp(self.index_dir) != self._stamp:
                 self._open()

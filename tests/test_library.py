@@ -200,3 +200,32 @@ def test_a_second_library_on_the_same_folder_sees_changes(fresh_library, embedde
     assert "kiwi" not in {a["id"] for a in other.articles()}
     fresh_library.add([("kiwi.txt", b"Kiwi\n\nGrowers picked 180 million trays of kiwifruit.\n")])
     assert "180 million" in other.ask("How many trays of kiwifruit?").quotes[0].text
+
+
+def test_questions_do_not_wait_for_an_upload_being_indexed(fresh_library, monkeypatch):
+    import threading
+    from qa import index as ix
+    lib = fresh_library
+    lib.ask(CARD_QUESTION)
+    entered, release = threading.Event(), threading.Event()
+    real_build = ix.build
+
+    def slow_build(*a, **kw):  # an upload whose embedding takes as long as we like
+        entered.set()
+        assert release.wait(60)
+        return real_build(*a, **kw)
+
+    monkeypatch.setattr(ix, "build", slow_build)
+    t = threading.Thread(target=lib.add, args=([("kiwi.txt", b"Kiwi\n\nGrowers picked 180 million trays.\n")],))
+    t.start()
+    try:
+        assert entered.wait(60)
+        done = []
+        asker = threading.Thread(target=lambda: done.append(lib.ask(CARD_QUESTION)))
+        asker.start()
+        asker.join(30)  # generous: it must not be waiting on the upload, which waits on us
+        assert done and done[0].quotes[0].text.startswith("Russia is not a member")
+    finally:
+        release.set()
+        t.join(60)
+    assert "kiwi" in {a["id"] for a in lib.articles()}
