@@ -33,7 +33,7 @@ OUT = HERE / "out"
 
 # Single-signal baselines: fused by the same code with the other weights at zero.
 _OFF = {"dense": 0.0, "dense_para": 0.0, "lexical": 0.0, "lexical_para": 0.0,
-        "coverage": 0.0, "neighbour": 0.0, "cue": 0.0}
+        "coverage": 0.0, "neighbour": 0.0, "cue": 0.0, "dense_ctx": 0.0}
 BASELINES = {"dense only": {**_OFF, "dense": 1.0}, "BM25 only": {**_OFF, "lexical": 1.0}}
 PUBLISHED = [  # (system, P@1, MRR@10) on SQuAD dev, sentence units, whole corpus, same MiniLM
     ("published: dense only (MiniLM)", 0.59, 0.69),
@@ -91,10 +91,20 @@ class CachedEmbedder:
     def dim(self):
         return self.inner.dim
 
-    def prime(self, texts: list[str]) -> None:
+    def prime(self, texts: list[str], path: Path | None = None) -> None:
+        """Embed `texts` once; with `path`, keep the vectors there for the next run."""
+        import numpy as np
+        if path is not None and path.exists():
+            d = np.load(path)
+            if str(d["model"]) == self.name:
+                self.cache.update(zip(d["texts"].tolist(), d["vecs"]))
         todo = sorted({t for t in texts if t not in self.cache})
         for t, v in zip(todo, self.inner.encode(todo, batch_size=64)):
             self.cache[t] = v
+        if todo and path is not None:
+            keys = sorted(self.cache)
+            np.savez(path, texts=np.array(keys), vecs=np.stack([self.cache[t] for t in keys]),
+                     model=np.array(self.name))
 
     def encode(self, texts, batch_size: int = 32):
         import numpy as np
@@ -149,7 +159,7 @@ def main(argv=None) -> int:
     check_corpus(lib, questions)
     if args.limit:
         questions = questions[:args.limit]
-    lib.embedder.prime([q["question"] for q in questions])
+    lib.embedder.prime([q["question"] for q in questions], WORK / "question_vecs.npz")
     if args.dump:
         from tune import dump
         dump(lib, questions, args.dump)

@@ -8,7 +8,8 @@ An empty `support` means the articles do not answer it: the right answer is
 strings (and, with `context`, lies inside it); whitespace is normalised first.
 
 Reported: hit@1, hit@k, MRR@k (and R@5 when k >= 5) over the answerable
-questions, false abstentions, the abstention rate on the unanswerable ones,
+questions, false abstentions, the abstention rate on the unanswerable ones (its
+recall) and the share of abstentions that were right (its precision),
 the mean quote length in characters, time per question, and every miss with
 what came first instead. `evaluate()` is the library function that tests and
 benchmarks call; `calibrate()` picks the abstention threshold from the scores.
@@ -121,6 +122,9 @@ def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = 
         "false_abstentions": sum(not r["answered"] for r in answerable),
         "abstention_rate_unanswerable": (sum(not r["answered"] for r in unanswerable) / len(unanswerable)
                                          if unanswerable else None),
+        # Of the questions it declined, the share the articles really do not answer.
+        "abstention_precision": (sum(not r["answered"] for r in unanswerable)
+                                 / max(1, sum(not r["answered"] for r in records))),
         "mean_quote_chars": sum(quote_chars) / max(1, len(quote_chars)),
         "ms_per_question": 1000 * elapsed / max(1, len(records)),
         "misses": misses, "records": records,
@@ -165,7 +169,8 @@ def report(r: dict, out=sys.stdout) -> None:
           + (f"   R@5 {r['recall@5']:.3f}" if "recall@5" in r else ""), file=out)
     abst = r["abstention_rate_unanswerable"]
     print(f"false abstentions {r['false_abstentions']}/{r['answerable']}   abstained on unanswerable "
-          + ("n/a" if abst is None else f"{abst:.3f}") + f"   (threshold {r['threshold']:.3f})", file=out)
+          + ("n/a" if abst is None else f"{abst:.3f}")
+          + f"   abstention precision {r['abstention_precision']:.3f}   (threshold {r['threshold']:.3f})", file=out)
     print(f"mean quote {r['mean_quote_chars']:.0f} chars   {r['ms_per_question']:.1f} ms per question", file=out)
     if r["misses"]:
         print(f"\n{len(r['misses'])} misses:", file=out)
