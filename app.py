@@ -41,6 +41,8 @@ import gradio as gr  # noqa: E402
 import qa  # noqa: E402
 
 MAX_UPLOAD_MB = 10
+QUEUE_CONCURRENCY = 2
+QUEUE_MAX_SIZE = 64
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
 EXAMPLES = [
     "Why isn't Russia in the coalition?",
@@ -366,7 +368,8 @@ def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
                     remove_btn = gr.Button("Remove", variant="stop", scale=1, min_width=100,
                                            elem_id="qa-remove", interactive=writable)
                 status = gr.Markdown("" if writable else READ_ONLY, elem_id="qa-status")
-        uploads.upload(add, uploads, [status, uploads, table, doomed], api_visibility="private")
+        uploads.upload(add, uploads, [status, uploads, table, doomed], api_visibility="private",
+                       concurrency_limit=1)
         remove_btn.click(remove, doomed, [status, table, doomed], api_visibility="private")
         demo.load(refresh, None, [table, doomed], api_visibility="private")
         gr.api(ask, api_name="ask")
@@ -392,6 +395,10 @@ def serve(demo: gr.Blocks, server_name: str | None = None, server_port: int | No
           block: bool = True, auth=None) -> str:
     """Start the server (never a share link); returns the local url."""
     server_name, server_port = server_address(server_name, server_port)
+    # Measured with benchmarks/load.py (32 users, 2 cores): throughput is CPU-bound and the same at any
+    # concurrency; 2 matches the cores without unbounded threads. max_size must stay above the number
+    # of people asking at once (16 turned most of 32 away); 64 waiting is about 6 s for the last one.
+    demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     _, url, _ = demo.launch(server_name=server_name, server_port=server_port, share=False, auth=auth,
                             prevent_thread_lock=True, quiet=True, show_error=True,
                             max_file_size=f"{MAX_UPLOAD_MB}mb", footer_links=[],
