@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-requirements
 
-.PHONY: venv run test build bench clean
+.PHONY: venv run test build bench bench-quick clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,20 @@ run: build
 
 test: venv
 	$(BIN)/python -m pytest -q tests
+
+# Benchmarks (figures, never assertions): speed and scale against the floor and peers, quote
+# retrieval on SQuAD, and the web chat under load. `make bench QUICK=1` (or bench-quick): < 2 min.
+bench: venv
+ifdef QUICK
+	$(BIN)/python benchmarks/bench.py --quick
+else
+	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/squad.py
+	$(BIN)/python benchmarks/load.py
+endif
+
+bench-quick:
+	$(MAKE) bench QUICK=1
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache
