@@ -30,7 +30,7 @@ MAX_K = 50
 # MEANING_THRESHOLD: words alone, like "capital", do not make an answer). Both were
 # calibrated on tests/data/seed_questions.jsonl (benchmarks of abstention: see README):
 # the midpoints of the widest gaps that abstain on no answerable question.
-ANSWER_THRESHOLD = 0.155
+ANSWER_THRESHOLD = 0.234
 MEANING_THRESHOLD = 0.246
 # Added to a sentence's score when its speaker is the one the question asks about: enough
 # to put that speaker's relevant sentences first, not enough to lift an unrelated one.
