@@ -100,8 +100,7 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     hits = search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100), weights=weights)
 
     def who(h):
-        a = index.article(int(index.sent[h.row, 0]))
-        return sourcing.who(a, int(index.sent[h.row, 2]), int(index.sent[h.row, 3]))[1]
+        return index.sentence_who(h.row)[1]
 
     if source or since or until:
         hits = [h for h in hits if sourcing.source_matches(index.article(int(index.sent[h.row, 0])), source)
@@ -114,16 +113,16 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
                        else h for h in hits), key=lambda h: -h.score)
     answered = top is not None and top.score >= threshold and \
         max(top.dense, top.dense_para) >= MEANING_THRESHOLD
-    quotes = _with_sources(make_quotes(index, hits, query, 2 * k))[:k]
+    quotes = _with_sources(index, make_quotes(index, hits, query, 2 * k))[:k]
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query)
 
 
-def _with_sources(quotes: list[Quote]) -> list[Quote]:
+def _with_sources(index, quotes: list[Quote]) -> list[Quote]:
     """Speaker, kind and dates on every quote; near-identical quotes merged into the first."""
     out = []
     for group in sourcing.groups([q.text for q in quotes]):
         first = quotes[group[0]]
-        kind, who, title = sourcing.who(first.article, first.start, first.end)
+        kind, who, title = sourcing.who(index, first.rows)
         others = tuple(dict.fromkeys(quotes[i].article for i in group[1:] if quotes[i].article != first.article))
         out.append(replace(first, kind=kind, speaker=who, speaker_title=title, also_in=others,
                            dates=tuple(sourcing.when(first.text, first.article.date))))

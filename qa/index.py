@@ -34,6 +34,9 @@ class Entry:
     article: Article
     origin: str  # "seed" or "user"
     file: str  # relative to the index dir
+    # Who said each sentence of the article, in order: (kind, speaker, speaker_title); worked out
+    # once when the article is indexed (`qa.attribution`), so answering never re-reads an article.
+    who: list | None = None
 
 
 @dataclass
@@ -64,6 +67,20 @@ class Index:
     def paragraph_text(self, j: int) -> str:
         a, k = self.para[j]
         return self.entries[a].article.paragraphs[k]
+
+    def first_row(self, entry_row: int) -> int:
+        """The first sentence row of an article (rows are grouped by article, in order)."""
+        return int(np.searchsorted(self.sent[:, 0], entry_row, side="left"))
+
+    def sentence_who(self, row: int) -> tuple[str, str | None, str | None]:
+        """(kind, speaker, speaker_title) of a sentence row."""
+        a = int(self.sent[row, 0])
+        entry = self.entries[a]
+        if entry.who is None:  # an index written before attribution was stored
+            first = self.first_row(a)
+            n = int(np.searchsorted(self.sent[:, 0], a, side="right")) - first
+            entry.who = attribution_rows(entry.article, [int(x) for x in self.sent[first:first + n, 2]])
+        return tuple(entry.who[row - self.first_row(a)])
 
     def sentence_counts(self) -> dict[str, int]:
         counts = np.bincount(self.sent[:, 0], minlength=len(self.entries)) if len(self.sent) else \
@@ -212,6 +229,17 @@ def _bm25(texts: list[str]):
     return bm
 
 
+def attribution_rows(article: Article, starts: list[int]) -> list[list]:
+    """[kind, speaker, speaker_title] for the sentences of `article` starting at `starts`."""
+    from .attribution import attribute
+    by_start = {x.start: x for x in attribute(article)}
+    out = []
+    for s in starts:
+        x = by_start.get(s)
+        out.append([x.kind, x.speaker, x.speaker_title] if x else ["narration", None, None])
+    return out
+
+
 def paragraph_unit(article: Article, k: int) -> str:
     """What a paragraph is embedded and matched as: the title gives it its topic."""
     return f"{article.title}\n{article.paragraphs[k]}"
@@ -230,14 +258,20 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     todo = [r for r, e in enumerate(entries) if (e.article.id, e.article.fingerprint) not in reuse]
     embedded: list[str] = []
+    new_entries = []
+    if old is not None:  # rows are grouped by article: slices, not a mask per article
+        s_bounds = np.searchsorted(old.sent[:, 0], np.arange(len(old.entries) + 1), side="left")
+        p_bounds = np.searchsorted(old.para[:, 0], np.arange(len(old.entries) + 1), side="left")
     for row, entry in enumerate(entries):
         a = entry.article
         old_row = reuse.get((a.id, a.fingerprint))
         if old_row is not None:
-            sm = old.sent[:, 0] == old_row
-            rows = old.sent[sm].copy()
+            s0, s1 = int(s_bounds[old_row]), int(s_bounds[old_row + 1])
+            p0, p1 = int(p_bounds[old_row]), int(p_bounds[old_row + 1])
+            rows = old.sent[s0:s1].copy()
             rows[:, 1] = old.para[rows[:, 1], 1]
-            parts.append((rows, old.sent_vecs[sm], old.para_vecs[old.para[:, 0] == old_row]))
+            parts.append((rows, old.sent_vecs[s0:s1], old.para_vecs[p0:p1]))
+            new_entries.append(Entry(a, entry.origin, entry.file, who=old.entries[old_row].who))
             continue
         if progress:
             progress(len(embedded) / max(1, len(todo)), f"embedding {a.title[:60]}")
@@ -249,6 +283,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
                 texts.append(p[s:e])
         vecs = embedder.encode(texts + [paragraph_unit(a, k) for k in range(len(a.paragraphs))])
         parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), vecs[:len(texts)], vecs[len(texts):]))
+        new_entries.append(Entry(a, entry.origin, entry.file, who=attribution_rows(a, [r[2] for r in rows])))
         embedded.append(a.id)
 
     dim = old.dim if old is not None and not todo and old.model == embedder.name else embedder.dim
@@ -264,7 +299,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
         progress(0.95, "building search structures")
     empty_v = np.zeros((0, dim), np.float32)
     index = Index(
-        model=embedder.name, dim=dim, entries=list(entries),
+        model=embedder.name, dim=dim, entries=new_entries,
         sent=np.concatenate(sent_rows) if parts else np.zeros((0, 4), np.int32),
         para=np.concatenate(para_rows) if parts else np.zeros((0, 2), np.int32),
         sent_vecs=np.concatenate([p[1] for p in parts] or [empty_v]).astype(np.float32),
@@ -289,8 +324,8 @@ _FILES = ("entries.jsonl", "sentences.npy", "paragraphs.npy", "sentence_vectors.
 def save(index: Index, data_dir: Path) -> dict:
     """Write the derived files into `data_dir` (a fresh generation); returns their sizes."""
     import faiss
-    lines = [json.dumps({"origin": e.origin, "file": e.file, **e.article.to_record()}, ensure_ascii=False)
-             for e in index.entries]
+    lines = [json.dumps({"origin": e.origin, "file": e.file, **e.article.to_record(), "who": e.who},
+                        ensure_ascii=False) for e in index.entries]
     (data_dir / "entries.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""), "utf-8")
     np.save(data_dir / "sentences.npy", index.sent)
     np.save(data_dir / "paragraphs.npy", index.para)
@@ -320,7 +355,7 @@ def load(data_dir: Path, manifest: dict) -> Index:
             for line in f:
                 if line.strip():
                     rec = json.loads(line)
-                    entries.append(Entry(Article.from_record(rec), rec["origin"], rec["file"]))
+                    entries.append(Entry(Article.from_record(rec), rec["origin"], rec["file"], rec.get("who")))
         sent = np.load(data_dir / "sentences.npy")
         para = np.load(data_dir / "paragraphs.npy")
         # Memory-mapped: search reads only its candidates' rows, so a large index

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .articles import Article
 from .index import Index, tokenize
-from .search import Hit, _idf
+from .search import Hit, _idf, query_tokens
 
 MAX_SENTENCES = 3
 FRAGMENT_CHARS = 40
@@ -36,6 +36,7 @@ class Quote:
     speaker_title: str | None = None
     dates: tuple[dict, ...] = ()  # relative dates in the text: {"phrase", "date"}
     also_in: tuple[Article, ...] = field(default=())
+    rows: tuple[int, ...] = field(default=(), compare=False, repr=False)  # sentence rows in the index
 
     def to_dict(self) -> dict:
         return {"text": self.text, "score": round(self.score, 4), "context": self.context,
@@ -85,7 +86,7 @@ def span(index: Index, row: int, idf: dict[str, float], used: set[int]) -> list[
 
 
 def make_quotes(index: Index, hits: list[Hit], question: str, k: int) -> list[Quote]:
-    idf = _idf(index.bm25_sent, tokenize([question])[0])
+    idf = _idf(index.bm25_sent, query_tokens(question))
     used: set[int] = set()
     quotes: list[Quote] = []
     for h in hits:
@@ -101,5 +102,6 @@ def make_quotes(index: Index, hits: list[Hit], question: str, k: int) -> list[Qu
         k_para = int(index.para[p_row, 1])
         quotes.append(Quote(text=article.text[start:end], score=h.score,
                             context=article.paragraphs[k_para], article=article,
-                            start=start, end=end, context_start=article.paragraph_start(k_para)))
+                            start=start, end=end, context_start=article.paragraph_start(k_para),
+                            rows=tuple(rows)))
     return quotes

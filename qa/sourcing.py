@@ -1,7 +1,8 @@
 """What makes a news quote trustworthy: who said it, when, and how many sources agree.
 
 Given quotes (verbatim spans of articles), this module adds the speaker and
-the kind of sentence (`qa.attribution`: quote / paraphrase / narration), the
+the kind of sentence (`qa.attribution`, stored in the index when an article is
+indexed: quote / paraphrase / narration), the
 relative dates inside the quote resolved against the article's date
 (`qa.dates`), and groups near-identical quotes from different articles
 (`qa.dedupe`: syndicated wire copy) into one quote with "N sources". It also
@@ -14,47 +15,25 @@ What is left out: ranking (`qa.search`) and the attribution rules themselves.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 
 from .articles import Article
-from .attribution import Attribution, attribute
 from .dates import resolve_relative_dates
 from .dedupe import near_duplicates
 
-_CACHE_SIZE = 4096
-_cache: OrderedDict[tuple[str, str], list[Attribution]] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def attributions(article: Article) -> list[Attribution]:
-    """`attribute(article)`, computed once per article version."""
-    key = (article.id, article.fingerprint)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    got = attribute(article)
-    with _cache_lock:
-        _cache[key] = got
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return got
-
-
-def who(article: Article, start: int, end: int) -> tuple[str, str | None, str | None]:
-    """(kind, speaker, speaker_title) of the span [start, end) of article.text.
+def who(index, rows) -> tuple[str, str | None, str | None]:
+    """(kind, speaker, speaker_title) of a quote made of sentence `rows` of the index.
 
     A span of several sentences is a "quote" if any of them is, else the first
-    attributed kind; the speaker is the first one named.
+    attributed kind; the speaker is the first one named. Attribution was worked
+    out when the article was indexed (`Index.sentence_who`).
     """
-    parts = [a for a in attributions(article) if a.start < end and start < a.end]
+    parts = [index.sentence_who(r) for r in rows]
     if not parts:
         return "narration", None, None
-    kinds = [a.kind for a in parts]
+    kinds = [p[0] for p in parts]
     kind = "quote" if "quote" in kinds else next((k for k in kinds if k != "narration"), "narration")
-    named = next((a for a in parts if a.speaker), None)
-    return kind, (named.speaker if named else None), (named.speaker_title if named else None)
+    named = next((p for p in parts if p[1]), None)
+    return kind, (named[1] if named else None), (named[2] if named else None)
 
 
 def when(text: str, article_date: str | None) -> list[dict]:
