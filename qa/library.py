@@ -70,7 +70,9 @@ class Library:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self._model)
+            # Cached by model and sentence text: a rebuild after damage, or an article edited
+            # in one place, embeds only text it has not seen.
+            self._embedder = Embedder(self._model, cache=self.index_dir / "cache" / "embeddings.sqlite")
         return self._embedder
 
     @property
