@@ -290,14 +290,17 @@ def _quote_state(p: str) -> tuple[list[bool], list[int]]:
     return mask, words
 
 
-def attribute(article: Article) -> list[Attribution]:
-    """One Attribution per body sentence, in reading order."""
+def attribute(article: Article, spans: list[list[tuple[int, int]]] | None = None) -> list[Attribution]:
+    """One Attribution per body sentence, in reading order.
+
+    `spans`: the sentence spans of each paragraph when the caller has split them already
+    (the index has); otherwise `qa.sentences.split` is run here."""
     people = _People(article.text)
     feats = []
     for k, p in enumerate(article.paragraphs):
         mask, qwords = _quote_state(p)
         base = article.paragraph_start(k)
-        for s, e in sentences.split(p):
+        for s, e in (spans[k] if spans is not None else sentences.split(p)):
             first = next((i for i in range(s, e) if p[i].isalnum()), s)
             starts_q = mask[first] and qwords[first] >= 3
             outside = "".join(" , " if mask[i] and not (i > s and mask[i - 1]) else ("" if mask[i] else p[i])

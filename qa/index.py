@@ -80,7 +80,8 @@ class Index:
         if entry.who is None:  # an index written before attribution was stored
             first = self.first_row(a)
             n = int(np.searchsorted(self.sent[:, 0], a, side="right")) - first
-            entry.who = attribution_rows(entry.article, [int(x) for x in self.sent[first:first + n, 2]])
+            spans = [(int(s), int(e)) for s, e in self.sent[first:first + n, 2:4]]
+            entry.who = attribution_rows(entry.article, spans)
         return tuple(entry.who[row - self.first_row(a)])
 
     def sentence_counts(self) -> dict[str, int]:
@@ -238,12 +239,19 @@ def _bm25(texts: list[str]):
     return bm
 
 
-def attribution_rows(article: Article, starts: list[int]) -> list[list]:
-    """[kind, speaker, speaker_title] for the sentences of `article` starting at `starts`."""
+def attribution_rows(article: Article, spans: list[tuple[int, int]]) -> list[list]:
+    """[kind, speaker, speaker_title] for the sentences of `article` at `spans` (start, end offsets
+    in article.text, in order): the index's own sentence spans, so nothing is split twice."""
+    import bisect
     from .attribution import attribute
-    by_start = {x.start: x for x in attribute(article)}
+    bounds = [article.paragraph_start(k) for k in range(len(article.paragraphs))]
+    per_para: list[list[tuple[int, int]]] = [[] for _ in article.paragraphs]
+    for s, e in spans:
+        k = bisect.bisect_right(bounds, s) - 1
+        per_para[k].append((s - bounds[k], e - bounds[k]))
+    by_start = {x.start: x for x in attribute(article, per_para)}
     out = []
-    for s in starts:
+    for s, _ in spans:
         x = by_start.get(s)
         out.append([x.kind, x.speaker, x.speaker_title] if x else ["narration", None, None])
     return out
@@ -292,7 +300,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
                 texts.append(p[s:e])
         vecs = embedder.encode(texts + [paragraph_unit(a, k) for k in range(len(a.paragraphs))])
         parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), vecs[:len(texts)], vecs[len(texts):]))
-        new_entries.append(Entry(a, entry.origin, entry.file, who=attribution_rows(a, [r[2] for r in rows])))
+        new_entries.append(Entry(a, entry.origin, entry.file, who=attribution_rows(a, [(r[2], r[3]) for r in rows])))
         embedded.append(a.id)
 
     dim = old.dim if old is not None and not todo and old.model == embedder.name else embedder.dim
