@@ -92,13 +92,23 @@ def _cue_sets(text: str) -> tuple[frozenset, frozenset, frozenset]:
     return (low(_DATE.findall(text)), low(_NUMBER.findall(text)), low(_CAP.findall(text)))
 
 
-def _cues(index: Index) -> list:
-    """Per-sentence dates, numbers and capitalised words; computed once per index."""
-    cues = getattr(index, "_cue_cache", None)
-    if cues is None or len(cues) != len(index):
-        cues = [_cue_sets(index.sentence_text(i)) for i in range(len(index))]
-        index._cue_cache = cues
-    return cues
+_CUE_CACHE_MAX = 200_000
+
+
+def _cues(index: Index, rows) -> list:
+    """Dates, numbers and capitalised words of the sentences at `rows`; memoised per index,
+    for candidate rows only (a collection of millions never has them all worked out)."""
+    cache = getattr(index, "_cue_memo", None)
+    if cache is None or len(cache) > _CUE_CACHE_MAX:
+        cache = index._cue_memo = {}
+    out = []
+    for r in rows:
+        r = int(r)
+        got = cache.get(r)
+        if got is None:
+            got = cache[r] = _cue_sets(index.sentence_text(r))
+        out.append(got)
+    return out
 
 
 def _cue_scores(index: Index, rows: np.ndarray, question: str) -> np.ndarray:
@@ -107,8 +117,8 @@ def _cue_scores(index: Index, rows: np.ndarray, question: str) -> np.ndarray:
         return np.zeros(len(rows), dtype=np.float32)
     slot = {"date": 0, "number": 1, "name": 2}[kind]
     asked = set(re.findall(r"[\w'’-]+", question.lower())) | set(_NUMBER.findall(question.lower()))
-    cues = _cues(index)
-    return np.fromiter((1.0 if cues[r][slot] - asked else 0.0 for r in rows), dtype=np.float32, count=len(rows))
+    cues = _cues(index, rows)
+    return np.fromiter((1.0 if c[slot] - asked else 0.0 for c in cues), dtype=np.float32, count=len(rows))
 
 
 # ------------------------------------------------------------------ query terms
@@ -168,22 +178,32 @@ def _idf(bm, tokens: list[str], unknown: bool = False) -> dict[str, float]:
     return out
 
 
-def _coverage(bm, tokens: list[str], n: int) -> np.ndarray:
-    """Idf-weighted share of the question's terms in every sentence, from the postings.
+def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:
+    """Idf-weighted share of the question's terms in each sentence of `rows`, from the postings.
 
     Terms the index has never seen count in the total, so they lower every sentence's share.
     """
     idf = _idf(bm, list(dict.fromkeys(tokens)), unknown=True)
     total = sum(idf.values())
-    cov = np.zeros(n, dtype=np.float32)
+    cov = np.zeros(len(rows), dtype=np.float32)
     if not total:
         return cov
     indptr, indices = bm.scores["indptr"], bm.scores["indices"]
     for t, v in idf.items():
         tid = bm.vocab_dict.get(t)
         if tid is not None and tid + 1 < len(indptr):
-            cov[indices[indptr[tid]:indptr[tid + 1]]] += v / total
+            cov[np.isin(rows, indices[indptr[tid]:indptr[tid + 1]])] += v / total
     return cov
+
+
+def _sentences_of(index: Index, paras: set[int]) -> np.ndarray:
+    """Sentence rows of paragraph rows (sentences are stored in paragraph order)."""
+    if not paras:
+        return np.zeros(0, dtype=np.int64)
+    p = np.fromiter(paras, dtype=np.int64)
+    lo = np.searchsorted(index.sent[:, 1], p, side="left")
+    hi = np.searchsorted(index.sent[:, 1], p, side="right")
+    return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
 
 
 def candidates(index: Index, qvec: np.ndarray, question: str,
@@ -207,8 +227,7 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
         cands.update(int(i) for i in _top(lex_s, c))
     if lex_p is not None:
         top_paras.update(int(i) for i in _top(lex_p, cp))
-    if top_paras:
-        cands.update(int(i) for i in np.flatnonzero(np.isin(index.sent[:, 1], list(top_paras))))
+    cands.update(int(i) for i in _sentences_of(index, top_paras))
 
     rows = np.fromiter(sorted(cands), dtype=np.int64)
     paras = index.sent[rows, 1]
@@ -233,7 +252,7 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
         "dense_para": index.para_vecs[paras] @ q[0],
         "lexical": lex_s[rows] / max(float(lex_s.max()), 1e-9) if lex_s is not None else np.zeros(len(rows)),
         "lexical_para": lex_p[paras] / max(float(lex_p.max()), 1e-9) if lex_p is not None else np.zeros(len(rows)),
-        "coverage": _coverage(index.bm25_sent, tokens, n)[rows],
+        "coverage": _coverage(index.bm25_sent, tokens, rows),
         "neighbour": nb,
         "cue": _cue_scores(index, rows, question),
         "dense_ctx": ctx_dense,
