@@ -87,26 +87,23 @@ def question_type(question: str) -> str | None:
     return None
 
 
-def _cue_sets(text: str) -> tuple[frozenset, frozenset, frozenset]:
-    low = lambda ms: frozenset(m.lower() for m in ms)  # noqa: E731
-    return (low(_DATE.findall(text)), low(_NUMBER.findall(text)), low(_CAP.findall(text)))
-
-
+_CUE_PATTERNS = {"date": _DATE, "number": _NUMBER, "name": _CAP}
 _CUE_CACHE_MAX = 200_000
 
 
-def _cues(index: Index, rows) -> list:
-    """Dates, numbers and capitalised words of the sentences at `rows`; memoised per index,
-    for candidate rows only (a collection of millions never has them all worked out)."""
+def _cues(index: Index, rows, kind: str) -> list[frozenset]:
+    """The dates, numbers or capitalised words (`kind`) of the sentences at `rows`, lower-cased;
+    memoised per index, for candidate rows only (millions of sentences never all need them)."""
     cache = getattr(index, "_cue_memo", None)
     if cache is None or len(cache) > _CUE_CACHE_MAX:
         cache = index._cue_memo = {}
+    pattern = _CUE_PATTERNS[kind]
     out = []
     for r in rows:
-        r = int(r)
-        got = cache.get(r)
+        key = (int(r), kind)
+        got = cache.get(key)
         if got is None:
-            got = cache[r] = _cue_sets(index.sentence_text(r))
+            got = cache[key] = frozenset(m.lower() for m in pattern.findall(index.sentence_text(key[0])))
         out.append(got)
     return out
 
@@ -115,10 +112,9 @@ def _cue_scores(index: Index, rows: np.ndarray, question: str) -> np.ndarray:
     kind = question_type(question)
     if kind is None:
         return np.zeros(len(rows), dtype=np.float32)
-    slot = {"date": 0, "number": 1, "name": 2}[kind]
     asked = set(re.findall(r"[\w'’-]+", question.lower())) | set(_NUMBER.findall(question.lower()))
-    cues = _cues(index, rows)
-    return np.fromiter((1.0 if c[slot] - asked else 0.0 for c in cues), dtype=np.float32, count=len(rows))
+    return np.fromiter((1.0 if c - asked else 0.0 for c in _cues(index, rows, kind)),
+                       dtype=np.float32, count=len(rows))
 
 
 # ------------------------------------------------------------------ query terms
