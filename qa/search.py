@@ -151,9 +151,12 @@ def _bm25_scores(bm, tokens: list[str]) -> np.ndarray | None:
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    if len(scores) <= n:
-        return np.arange(len(scores))
-    return np.argpartition(-scores, n)[:n]
+    """Rows of the `n` best BM25 scores, among those that match at all (a partition of the
+    few matching rows, not of millions)."""
+    hit = np.flatnonzero(scores)
+    if len(hit) <= n:
+        return hit
+    return hit[np.argpartition(-scores[hit], n)[:n]]
 
 
 def _idf(bm, tokens: list[str], unknown: bool = False) -> dict[str, float]:
