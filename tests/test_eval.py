@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.evaluate import calibrate, evaluate, is_correct, load_questions
