@@ -69,9 +69,17 @@ class Index:
         a, k = self.para[j]
         return self.entries[a].article.paragraphs[k]
 
+    def column(self, j: int) -> np.ndarray:
+        """Column `j` of the sentence table as its own contiguous array, made once: a binary
+        search over a strided column of a million rows copies it first, every time."""
+        cols = self.__dict__.setdefault("_columns", {})
+        if j not in cols:
+            cols[j] = np.ascontiguousarray(self.sent[:, j])
+        return cols[j]
+
     def first_row(self, entry_row: int) -> int:
         """The first sentence row of an article (rows are grouped by article, in order)."""
-        return int(np.searchsorted(self.sent[:, 0], entry_row, side="left"))
+        return int(np.searchsorted(self.column(0), entry_row, side="left"))
 
     def sentence_who(self, row: int) -> tuple[str, str | None, str | None]:
         """(kind, speaker, speaker_title) of a sentence row."""
@@ -79,7 +87,7 @@ class Index:
         entry = self.entries[a]
         if entry.who is None:  # an index written before attribution was stored
             first = self.first_row(a)
-            n = int(np.searchsorted(self.sent[:, 0], a, side="right")) - first
+            n = int(np.searchsorted(self.column(0), a, side="right")) - first
             spans = [(int(s), int(e)) for s, e in self.sent[first:first + n, 2:4]]
             entry.who = attribution_rows(entry.article, spans)
         return tuple(entry.who[row - self.first_row(a)])

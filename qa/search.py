@@ -177,6 +177,19 @@ def _idf(bm, tokens: list[str], unknown: bool = False) -> dict[str, float]:
     return out
 
 
+def _postings_sorted(bm) -> bool:
+    """Whether every term's postings are in document order (bm25s writes them so); checked once."""
+    flag = getattr(bm, "_qa_sorted", None)
+    if flag is None:
+        ind, ptr = bm.scores["indices"], bm.scores["indptr"]
+        step = np.diff(ind.astype(np.int64)) > 0
+        starts = ptr[1:-1][(ptr[1:-1] > 0) & (ptr[1:-1] < len(ind))] - 1  # column boundaries may drop
+        step[starts] = True
+        flag = bool(step.all()) if len(step) else True
+        bm._qa_sorted = flag
+    return flag
+
+
 def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:
     """Idf-weighted share of the question's terms in each sentence of `rows`, from the postings.
 
@@ -188,10 +201,16 @@ def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:
     if not total:
         return cov
     indptr, indices = bm.scores["indptr"], bm.scores["indices"]
+    sorted_ = _postings_sorted(bm)
     for t, v in idf.items():
         tid = bm.vocab_dict.get(t)
         if tid is not None and tid + 1 < len(indptr):
-            cov[np.isin(rows, indices[indptr[tid]:indptr[tid + 1]])] += v / total
+            post = indices[indptr[tid]:indptr[tid + 1]]
+            if sorted_ and len(post):  # binary search of the candidates in the postings
+                at = np.minimum(np.searchsorted(post, rows), len(post) - 1)
+                cov[post[at] == rows] += v / total
+            else:
+                cov[np.isin(rows, post)] += v / total
     return cov
 
 
@@ -200,8 +219,8 @@ def _sentences_of(index: Index, paras: set[int]) -> np.ndarray:
     if not paras:
         return np.zeros(0, dtype=np.int64)
     p = np.fromiter(paras, dtype=np.int64)
-    lo = np.searchsorted(index.sent[:, 1], p, side="left")
-    hi = np.searchsorted(index.sent[:, 1], p, side="right")
+    lo = np.searchsorted(index.column(1), p, side="left")
+    hi = np.searchsorted(index.column(1), p, side="right")
     return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
 
 
