@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from . import followup, sourcing
+from .dedupe import near_duplicates
 from .quotes import Quote, make_quotes
 from .search import search
 
@@ -102,9 +103,12 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     def who(h):
         return index.sentence_who(h.row)[1]
 
+    def article_ok(h):
+        a = index.article(int(index.sent[h.row, 0]))
+        return sourcing.source_matches(a, source) and sourcing.date_in_range(a, since, until)
+
     if source or since or until:
-        hits = [h for h in hits if sourcing.source_matches(index.article(int(index.sent[h.row, 0])), source)
-                and sourcing.date_in_range(index.article(int(index.sent[h.row, 0])), since, until)]
+        hits = [h for h in hits if article_ok(h)]
     if speaker:
         hits = [h for h in hits if sourcing.speaker_matches(who(h), speaker)]
     top = hits[0] if hits else None  # abstention judges the best sentence on its own merits
@@ -120,7 +124,7 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
 def _with_sources(index, quotes: list[Quote]) -> list[Quote]:
     """Speaker, kind and dates on every quote; near-identical quotes merged into the first."""
     out = []
-    for group in sourcing.groups([q.text for q in quotes]):
+    for group in near_duplicates([q.text for q in quotes]):
         first = quotes[group[0]]
         kind, who, title = sourcing.who(index, first.rows)
         others = tuple(dict.fromkeys(quotes[i].article for i in group[1:] if quotes[i].article != first.article))

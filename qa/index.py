@@ -84,13 +84,12 @@ class Index:
     def sentence_who(self, row: int) -> tuple[str, str | None, str | None]:
         """(kind, speaker, speaker_title) of a sentence row."""
         a = int(self.sent[row, 0])
-        entry = self.entries[a]
+        entry, first = self.entries[a], self.first_row(a)
         if entry.who is None:  # an index written before attribution was stored
-            first = self.first_row(a)
             n = int(np.searchsorted(self.column(0), a, side="right")) - first
             spans = [(int(s), int(e)) for s, e in self.sent[first:first + n, 2:4]]
             entry.who = attribution_rows(entry.article, spans)
-        return tuple(entry.who[row - self.first_row(a)])
+        return tuple(entry.who[row - first])
 
     def sentence_counts(self) -> dict[str, int]:
         counts = np.bincount(self.sent[:, 0], minlength=len(self.entries)) if len(self.sent) else \

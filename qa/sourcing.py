@@ -1,15 +1,14 @@
-"""What makes a news quote trustworthy: who said it, when, and how many sources agree.
+"""What makes a news quote trustworthy: who said it and when.
 
-Given quotes (verbatim spans of articles), this module adds the speaker and
+Given quotes (verbatim spans of articles), this module gives the speaker and
 the kind of sentence (`qa.attribution`, stored in the index when an article is
-indexed: quote / paraphrase / narration), the
-relative dates inside the quote resolved against the article's date
-(`qa.dates`), and groups near-identical quotes from different articles
-(`qa.dedupe`: syndicated wire copy) into one quote with "N sources". It also
-reads which speaker a question asks about ("What did Power say about
-Assad?") and matches speakers and outlets for the filters of `qa.ask`.
+indexed: quote / paraphrase / narration) and the relative dates inside the
+quote resolved against the article's date (`qa.dates`). It also reads which
+speaker a question asks about ("What did Power say about Assad?") and matches
+speakers, outlets and dates for the filters of `qa.ask`.
 
-What is left out: ranking (`qa.search`) and the attribution rules themselves.
+What is left out: ranking (`qa.search`), the attribution rules themselves, and
+grouping near-identical quotes into "N sources" (`qa.dedupe`, used by `qa.answer`).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import re
 
 from .articles import Article
 from .dates import resolve_relative_dates
-from .dedupe import near_duplicates
 
 def who(index, rows) -> tuple[str, str | None, str | None]:
     """(kind, speaker, speaker_title) of a quote made of sentence `rows` of the index.
@@ -98,8 +96,3 @@ def date_in_range(article: Article, since: str | None, until: str | None) -> boo
     if not article.date:
         return False
     return (not since or article.date >= since) and (not until or article.date <= until)
-
-
-def groups(texts: list[str]) -> list[list[int]]:
-    """Indices of near-identical texts, grouped; first of each group first."""
-    return near_duplicates(texts)
