@@ -35,8 +35,9 @@ class Entry:
     article: Article
     origin: str  # "seed" or "user"
     file: str  # relative to the index dir
-    # Who said each sentence of the article, in order: (kind, speaker, speaker_title); worked out
+    # Who said each sentence of the article, in order: [kind, speaker, speaker_title]; worked out
     # once when the article is indexed (`qa.attribution`), so answering never re-reads an article.
+    # Only while building: a built or loaded index keeps it compactly in `Index.who`.
     who: list | None = None
 
 
@@ -51,6 +52,10 @@ class Index:
     para_vecs: np.ndarray  # float32 [m, dim], normalised (title + paragraph)
     bm25_sent: object = None
     bm25_para: object = None
+    # Who said each sentence, as int32 [n, 3] codes into `who_names` (kind, speaker, title; code 0
+    # is None): a million sentences take 12 MB instead of a million small lists.
+    who: np.ndarray | None = None
+    who_names: list = field(default_factory=lambda: [None])
     _faiss: object = field(default=None, repr=False)
     _faiss_para: object = field(default=None, repr=False)
 
@@ -83,6 +88,9 @@ class Index:
 
     def sentence_who(self, row: int) -> tuple[str, str | None, str | None]:
         """(kind, speaker, speaker_title) of a sentence row."""
+        if self.who is not None:
+            names = self.who_names
+            return tuple(names[c] for c in self.who[row].tolist())
         a = int(self.sent[row, 0])
         entry, first = self.entries[a], self.first_row(a)
         if entry.who is None:  # an index written before attribution was stored
@@ -114,18 +122,24 @@ class Index:
 # (benchmarks/bench.py measures the numbers behind these constants):
 # - up to EXACT_MAX vectors, exact inner product: a flat scan costs about
 #   0.1 ms per 1,000 vectors on one core, cheap next to embedding the question;
-# - above, HNSW graph search (well under 1 ms at 100k, recall@10 > 0.99 with
-#   EF_SEARCH 128); search.py re-scores its candidates from the stored vectors,
-#   so the approximation only decides which candidates are looked at;
+# - above, HNSW graph search (well under 1 ms at 100k); search.py takes 100
+#   candidates and re-scores them exactly from the stored float vectors, so the
+#   approximation only decides which candidates are looked at;
 # - above SQ8_MIN, HNSW over 8-bit scalar-quantised codes, so that 1M x 384
 #   vectors take 0.4 GB instead of 1.5 GB (the float vectors stay on disk,
-#   memory-mapped, and only the candidates' rows are read).
+#   memory-mapped, and only the candidates' rows are read). The threshold is
+#   low enough that the paragraphs of a million sentences (~200k) are coded
+#   too: their float copy in the graph alone was 0.3 GB.
+# Recall of the dense top 10 after re-scoring, against exact search, at 1M
+# synthetic sentences (bench.py --sizes 1M): see index/README.md. A graph built
+# with EF_CONSTRUCTION 80 instead of faiss's 40 is better connected; build time
+# grows, search time does not.
 # Approximate indexes need no training of their own except the quantiser's
 # min/max, so adding articles extends them with `add` (see `_carry_faiss`).
 EXACT_MAX = 50_000
-SQ8_MIN = 300_000
+SQ8_MIN = 150_000
 HNSW_M = 32
-EF_CONSTRUCTION = 40  # faiss default; recall is bought at search time (EF_SEARCH), build time is not
+EF_CONSTRUCTION = 80
 EF_SEARCH = 128
 _CHUNK = 65_536  # rows converted and added at a time, so a memory-mapped matrix is never copied whole
 
@@ -238,12 +252,104 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [stem([w for w in _TOKEN.findall(t.lower()) if w not in _stop]) for t in texts]
 
 
-def _bm25(texts: list[str]):
-    import bm25s
-    bm = bm25s.BM25()
-    tokens = tokenize(texts) if texts else []
-    bm.index([t or [""] for t in tokens] or [[""]], show_progress=False)
-    return bm
+class TermCounts:
+    """How often each term occurs in each document: a CSR matrix (a row per document) with its
+    vocabulary. BM25 is computed from it, and kept beside the BM25 files, so that adding
+    articles tokenizes only their text and merges rows instead of re-reading every sentence."""
+
+    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, terms: np.ndarray, counts: np.ndarray):
+        self.vocab, self.indptr, self.terms, self.counts = vocab, indptr, terms, counts
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    @classmethod
+    def of(cls, token_lists: list[list[str]], vocab: dict[str, int] | None = None) -> "TermCounts":
+        """Counts of `token_lists`, new terms appended to `vocab` (which is changed in place).
+        An empty document counts as one empty-string token, as it did through bm25s.index."""
+        vocab = {} if vocab is None else vocab
+        ids, lens = [], []
+        for toks in token_lists:
+            toks = toks or [""]
+            ids.extend(vocab.setdefault(t, len(vocab)) for t in toks)
+            lens.append(len(toks))
+        n, v = len(lens), max(1, len(vocab))
+        key = np.repeat(np.arange(n, dtype=np.int64), lens) * v + np.asarray(ids, dtype=np.int64)
+        key, counts = np.unique(key, return_counts=True)  # sorted: by document, then term
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key // v, minlength=n), out=indptr[1:])
+        return cls(vocab, indptr, (key % v).astype(np.int32), counts.astype(np.int32))
+
+    def take(self, rows: np.ndarray) -> "TermCounts":
+        """The documents at `rows`, in that order (the vocabulary is shared)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, hi = self.indptr[rows], self.indptr[rows + 1]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(hi - lo, out=indptr[1:])
+        at = np.repeat(lo - indptr[:-1], hi - lo) + np.arange(indptr[-1], dtype=np.int64)
+        return TermCounts(self.vocab, indptr, np.asarray(self.terms[at]), np.asarray(self.counts[at]))
+
+    def append(self, other: "TermCounts") -> "TermCounts":
+        """These documents followed by `other`'s, whose vocabulary extends this one."""
+        return TermCounts(other.vocab, np.concatenate([self.indptr, other.indptr[1:] + self.indptr[-1]]),
+                          np.concatenate([self.terms, other.terms]), np.concatenate([self.counts, other.counts]))
+
+    def bm25(self):
+        """A bm25s.BM25 with the scores `bm25s.BM25().index()` gives for the same tokens: its
+        default Lucene variant, idf = log(1 + (N - df + 0.5) / (df + 0.5)) (rounded to float32
+        as bm25s does) times tf / (tf + k1 (1 - b + b dl / avgdl)); checked in tests/test_scale.py."""
+        import bm25s
+        bm = bm25s.BM25()
+        if not len(self):  # bm25s cannot index nothing: one empty document, as before
+            return TermCounts.of([[""]]).bm25()
+        n, v = len(self), len(self.vocab)
+        doc = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.indptr))
+        dl = np.bincount(doc, weights=self.counts, minlength=n)
+        df = np.bincount(self.terms, minlength=v)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32).astype(np.float64)
+        tf = self.counts.astype(np.float64)
+        score = idf[self.terms] * (tf / (bm.k1 * ((1 - bm.b) + bm.b * dl[doc] / dl.mean()) + tf))
+        order = np.argsort(self.terms, kind="stable")  # by term, documents in order within a term
+        indptr = np.zeros(v + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        bm.scores = {"data": score[order].astype(np.float32), "indices": doc[order], "indptr": indptr,
+                     "num_docs": n}
+        bm.vocab_dict = dict(self.vocab)
+        bm.unique_token_ids_set = set(bm.vocab_dict.values())
+        bm.nonoccurrence_array = None  # the Lucene variant has none
+        bm._qa_counts = self
+        return bm
+
+    _FILES = ("counts_indptr.npy", "counts_terms.npy", "counts.npy")
+
+    def save(self, path: Path) -> None:
+        for name, a in zip(self._FILES, (self.indptr, self.terms, self.counts)):
+            np.save(path / name, a)
+
+    @classmethod
+    def load(cls, path: Path, vocab: dict[str, int]) -> "TermCounts | None":
+        """The counts stored beside a BM25 directory; None for generations written before them."""
+        if not all((path / f).exists() for f in cls._FILES):
+            return None
+        indptr, terms, counts = (np.load(path / f, mmap_mode="r") for f in cls._FILES)
+        return cls(dict(vocab), indptr, terms, counts)
+
+
+def _counts_of(bm) -> TermCounts | None:
+    return getattr(bm, "_qa_counts", None)
+
+
+def _bm25(old_bm, src: np.ndarray | None, texts_of: Callable[[np.ndarray], list[str]], n: int):
+    """BM25 over `n` documents. `src[i]` is the row of document i in `old_bm`'s documents, or -1
+    for a new one: then only the new documents are tokenized and the stored term counts of the
+    others are reused. The result is the index a full rebuild makes (same idf, same avgdl)."""
+    old = _counts_of(old_bm) if src is not None else None
+    if old is None:
+        return TermCounts.of(tokenize(texts_of(np.arange(n)))).bm25()
+    new = np.flatnonzero(src < 0)
+    fresh = TermCounts.of(tokenize(texts_of(new)), vocab=dict(old.vocab))
+    take = np.where(src >= 0, src, len(old) + np.cumsum(src < 0) - 1)
+    return old.append(fresh).take(take).bm25()
 
 
 def attribution_rows(article: Article, spans: list[tuple[int, int]]) -> list[list]:
@@ -271,6 +377,24 @@ def paragraph_unit(article: Article, k: int) -> str:
 
 # ------------------------------------------------------------------ build
 
+class _Names:
+    """Interned who-strings: code 0 is None."""
+
+    def __init__(self):
+        self.names: list = [None]
+        self._code: dict = {None: 0}
+
+    def code(self, name) -> int:
+        c = self._code.get(name)
+        if c is None:
+            c = self._code[name] = len(self.names)
+            self.names.append(name)
+        return c
+
+    def codes(self, rows) -> np.ndarray:
+        return np.array([[self.code(x) for x in r] for r in rows], dtype=np.int32).reshape(-1, 3)
+
+
 def build(entries: list[Entry], embedder, old: Index | None = None,
           progress: Callable[[float, str], None] | None = None) -> tuple[Index, list[str]]:
     """Index `entries`; returns the index and the ids of the articles that were embedded."""
@@ -278,14 +402,17 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
     if old is not None and old.model == embedder.name:
         reuse = {(e.article.id, e.article.fingerprint): r for r, e in enumerate(old.entries)}
 
-    # Per entry: sentence rows with the paragraph number *within* the article, and vectors.
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    # Per entry: sentence rows with the paragraph number *within* the article, vectors, who codes
+    # and where its sentences and paragraphs were in the old index (-1: new), for BM25.
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     todo = [r for r, e in enumerate(entries) if (e.article.id, e.article.fingerprint) not in reuse]
     embedded: list[str] = []
     new_entries = []
+    names = _Names()
     if old is not None:  # rows are grouped by article: slices, not a mask per article
-        s_bounds = np.searchsorted(old.sent[:, 0], np.arange(len(old.entries) + 1), side="left")
+        s_bounds = np.searchsorted(old.column(0), np.arange(len(old.entries) + 1), side="left")
         p_bounds = np.searchsorted(old.para[:, 0], np.arange(len(old.entries) + 1), side="left")
+        remap = np.array([names.code(x) for x in old.who_names], dtype=np.int32) if old.who is not None else None
     for row, entry in enumerate(entries):
         a = entry.article
         old_row = reuse.get((a.id, a.fingerprint))
@@ -294,8 +421,11 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
             p0, p1 = int(p_bounds[old_row]), int(p_bounds[old_row + 1])
             rows = old.sent[s0:s1].copy()
             rows[:, 1] = old.para[rows[:, 1], 1]
-            parts.append((rows, old.sent_vecs[s0:s1], old.para_vecs[p0:p1]))
-            new_entries.append(Entry(a, entry.origin, entry.file, who=old.entries[old_row].who))
+            who = remap[old.who[s0:s1]] if remap is not None else \
+                names.codes(old.sentence_who(r) for r in range(s0, s1))
+            parts.append((rows, old.sent_vecs[s0:s1], old.para_vecs[p0:p1], who,
+                          np.arange(s0, s1), np.arange(p0, p1)))
+            new_entries.append(Entry(a, entry.origin, entry.file))
             continue
         if progress:
             progress(len(embedded) / max(1, len(todo)), f"embedding {a.title[:60]}")
@@ -306,13 +436,16 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
                 rows.append((row, k, base + s, base + e))
                 texts.append(p[s:e])
         vecs = embedder.encode(texts + [paragraph_unit(a, k) for k in range(len(a.paragraphs))])
-        parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), vecs[:len(texts)], vecs[len(texts):]))
-        new_entries.append(Entry(a, entry.origin, entry.file, who=attribution_rows(a, [(r[2], r[3]) for r in rows])))
+        who = entry.who if entry.who is not None and len(entry.who) == len(rows) else \
+            attribution_rows(a, [(r[2], r[3]) for r in rows])
+        parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), vecs[:len(texts)], vecs[len(texts):],
+                      names.codes(who), np.full(len(rows), -1), np.full(len(a.paragraphs), -1)))
+        new_entries.append(Entry(a, entry.origin, entry.file))
         embedded.append(a.id)
 
     dim = old.dim if old is not None and not todo and old.model == embedder.name else embedder.dim
     sent_rows, para_rows, para_offset = [], [], 0
-    for row, (rows, _, pv) in enumerate(parts):
+    for row, (rows, _, pv, *_rest) in enumerate(parts):
         rows[:, 0] = row
         rows[:, 1] += para_offset  # from "paragraph k of this article" to a paragraph row
         sent_rows.append(rows)
@@ -328,38 +461,68 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
         para=np.concatenate(para_rows) if parts else np.zeros((0, 2), np.int32),
         sent_vecs=np.concatenate([p[1] for p in parts] or [empty_v]).astype(np.float32),
         para_vecs=np.concatenate([p[2] for p in parts] or [empty_v]).astype(np.float32),
+        who=np.concatenate([p[3] for p in parts] or [np.zeros((0, 3), np.int32)]), who_names=names.names,
     )
     _carry_faiss(index, old)
-    _attach_bm25(index)
+    src = (np.concatenate([p[4] for p in parts] or [np.zeros(0, int)]),
+           np.concatenate([p[5] for p in parts] or [np.zeros(0, int)])) if old is not None else (None, None)
+    _attach_bm25(index, old, *src)
     return index, embedded
 
 
-def _attach_bm25(index: Index) -> None:
-    index.bm25_sent = _bm25([index.sentence_text(i) for i in range(len(index.sent))])
-    index.bm25_para = _bm25([paragraph_unit(index.entries[a].article, k) for a, k in index.para])
+def _attach_bm25(index: Index, old: Index | None = None, sent_src=None, para_src=None) -> None:
+    """BM25 over sentences and titled paragraphs; with `old` and where each row was in it
+    (-1: new), only new text is tokenized (see `_bm25`)."""
+    index.bm25_sent = _bm25(old.bm25_sent if old else None, sent_src,
+                            lambda rows: [index.sentence_text(int(i)) for i in rows], len(index.sent))
+    index.bm25_para = _bm25(old.bm25_para if old else None, para_src,
+                            lambda rows: [paragraph_unit(index.entries[a].article, k) for a, k in index.para[rows]],
+                            len(index.para))
+
+
+def pack_who(index: Index) -> None:
+    """`Index.who` from the entries' per-article lists (an index assembled by hand, or read
+    from a generation that kept them in entries.jsonl)."""
+    if index.who is not None or any(e.who is None for e in index.entries):
+        return
+    names = _Names()
+    index.who = names.codes(x for e in index.entries for x in e.who).reshape(-1, 3)
+    if len(index.who) != len(index.sent):
+        index.who = None
+        return
+    index.who_names = names.names
+    for e in index.entries:
+        e.who = None
 
 
 # ------------------------------------------------------------- save / load
 
 _FILES = ("entries.jsonl", "sentences.npy", "paragraphs.npy", "sentence_vectors.npy",
-          "paragraph_vectors.npy", "sentences.faiss", "paragraphs.faiss")
+          "paragraph_vectors.npy", "sentences.faiss", "paragraphs.faiss", "who.npy", "who.json",
+          *(f"{d}/{f}" for d in ("bm25_sentences", "bm25_paragraphs") for f in TermCounts._FILES))
 
 
 def save(index: Index, data_dir: Path) -> dict:
     """Write the derived files into `data_dir` (a fresh generation); returns their sizes."""
     import faiss
-    lines = [json.dumps({"origin": e.origin, "file": e.file, **e.article.to_record(), "who": e.who},
-                        ensure_ascii=False) for e in index.entries]
+    pack_who(index)
+    lines = [json.dumps({"origin": e.origin, "file": e.file, **e.article.to_record()}, ensure_ascii=False)
+             for e in index.entries]
     (data_dir / "entries.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""), "utf-8")
     np.save(data_dir / "sentences.npy", index.sent)
     np.save(data_dir / "paragraphs.npy", index.para)
     np.save(data_dir / "sentence_vectors.npy", index.sent_vecs)
     np.save(data_dir / "paragraph_vectors.npy", index.para_vecs)
+    np.save(data_dir / "who.npy", index.who if index.who is not None else np.zeros((0, 3), np.int32))
+    (data_dir / "who.json").write_text(json.dumps(index.who_names, ensure_ascii=False), "utf-8")
     faiss.write_index(index.faiss, str(data_dir / "sentences.faiss"))
     faiss.write_index(index.faiss_para, str(data_dir / "paragraphs.faiss"))
-    index.bm25_sent.save(str(data_dir / "bm25_sentences"), show_progress=False)
-    index.bm25_para.save(str(data_dir / "bm25_paragraphs"), show_progress=False)
-    return {name: (data_dir / name).stat().st_size for name in _FILES}
+    for bm, name in ((index.bm25_sent, "bm25_sentences"), (index.bm25_para, "bm25_paragraphs")):
+        bm.save(str(data_dir / name), show_progress=False)
+        counts = _counts_of(bm)
+        if counts is not None:
+            counts.save(data_dir / name)
+    return {name: (data_dir / name).stat().st_size for name in _FILES if (data_dir / name).exists()}
 
 
 def load(data_dir: Path, manifest: dict) -> Index:
@@ -381,6 +544,10 @@ def load(data_dir: Path, manifest: dict) -> Index:
                     rec = json.loads(line)
                     entries.append(Entry(Article.from_record(rec), rec["origin"], rec["file"], rec.get("who")))
         sent = np.load(data_dir / "sentences.npy")
+        who, who_names = None, [None]
+        if (data_dir / "who.npy").exists():  # older generations kept it in entries.jsonl
+            who = np.load(data_dir / "who.npy")
+            who_names = json.loads((data_dir / "who.json").read_text("utf-8"))
         para = np.load(data_dir / "paragraphs.npy")
         # Memory-mapped: search reads only its candidates' rows, so a large index
         # is served without holding every float vector in RAM.
@@ -393,8 +560,14 @@ def load(data_dir: Path, manifest: dict) -> Index:
             if f is not None and hasattr(f, "hnsw"):
                 f.hnsw.efSearch = EF_SEARCH
         _serve_threads()
-        bm_s = bm25s.BM25.load(str(data_dir / "bm25_sentences"), show_progress=False)
-        bm_p = bm25s.BM25.load(str(data_dir / "bm25_paragraphs"), show_progress=False)
+        # Memory-mapped too: a question reads the postings of its few terms.
+        bm_s = bm25s.BM25.load(str(data_dir / "bm25_sentences"), mmap=True, show_progress=False)
+        bm_p = bm25s.BM25.load(str(data_dir / "bm25_paragraphs"), mmap=True, show_progress=False)
+        for bm, name in ((bm_s, "bm25_sentences"), (bm_p, "bm25_paragraphs")):
+            bm._qa_counts = TermCounts.load(data_dir / name, bm.vocab_dict)  # memory-mapped, for adding
+            if bm._qa_counts is not None and len(bm._qa_counts) != bm.scores["num_docs"]:
+                raise ValueError(f"{name}: term counts for {len(bm._qa_counts)} documents, "
+                                 f"BM25 for {bm.scores['num_docs']}")
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
         raise IndexFileError(f"{data_dir}: damaged index file ({e.__class__.__name__}: {str(e)[:120]})") from e
     dim = int(manifest["dim"])
@@ -402,8 +575,11 @@ def load(data_dir: Path, manifest: dict) -> Index:
     if sent_vecs.shape != (len(sent), dim) or para_vecs.shape != (len(para), dim) or fx.d != dim \
             or fx.ntotal != len(sent) or counts.get("sentences", len(sent)) != len(sent) \
             or (fxp is not None and (fxp.d != dim or fxp.ntotal != len(para))) \
-            or counts.get("articles", len(entries)) != len(entries):
+            or counts.get("articles", len(entries)) != len(entries) \
+            or (who is not None and who.shape != (len(sent), 3)):
         raise IndexFileError(f"{data_dir}: index files disagree with the manifest (model {manifest['model']}, dim {dim})")
-    return Index(model=manifest["model"], dim=dim, entries=entries, sent=sent, para=para,
-                 sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, _faiss=fx,
-                 _faiss_para=fxp)
+    index = Index(model=manifest["model"], dim=dim, entries=entries, sent=sent, para=para,
+                  sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, who=who,
+                  who_names=who_names, _faiss=fx, _faiss_para=fxp)
+    pack_who(index)
+    return index

@@ -115,3 +115,83 @@ def test_onnx_question_vector_equals_torch(embedder):
     onnx = np.stack([embedder.encode([q])[0] for q in qs])
     torch = embedder._encode(qs, 32)
     assert np.abs(onnx - torch).max() < 1e-5
+
+
+# ------------------------------------------------------------------ BM25 from term counts
+
+def _scores(bm, terms):
+    """Every document's BM25 score for each of `terms` (by term, not by term id)."""
+    return {t: np.asarray(bm.get_scores([t])) for t in terms if t in bm.vocab_dict}
+
+
+def test_bm25_from_term_counts_equals_bm25s(seed_library):
+    import bm25s
+    index = seed_library.index
+    tokens = ix.tokenize([index.sentence_text(i) for i in range(len(index))]) + [[]]
+    ref = bm25s.BM25()
+    ref.index([t or [""] for t in tokens], show_progress=False)
+    ours = ix.TermCounts.of(tokens).bm25()
+    assert ours.scores["num_docs"] == ref.scores["num_docs"] and set(ours.vocab_dict) == set(ref.vocab_dict)
+    for t, s in _scores(ref, list(ref.vocab_dict)).items():
+        assert np.allclose(_scores(ours, [t])[t], s, rtol=1e-6, atol=0), t
+
+
+def test_adding_tokenizes_only_the_new_article_and_equals_a_full_rebuild(fresh_library, tmp_path, monkeypatch):
+    lib = fresh_library
+    n0 = len(lib.index)
+    seen = []
+    real = ix.tokenize
+    monkeypatch.setattr(ix, "tokenize", lambda texts: seen.append(len(texts)) or real(texts))
+    a = tmp_path / "ferry.txt"
+    a.write_text("Harbour news\n\nThe harbour master said the ferry will run twice a day from May. "
+                 "Fares stay the same.\n", "utf-8")
+    lib.add([a])
+    index = lib.index
+    assert len(index) == n0 + 2 and seen == [2, 1]  # its two sentences, then its one paragraph
+    full = ix.Index(model=index.model, dim=index.dim, entries=index.entries, sent=index.sent, para=index.para,
+                    sent_vecs=index.sent_vecs, para_vecs=index.para_vecs)
+    ix._attach_bm25(full)
+    terms = ["ferri", "harbour", "russia", "coalit", "said", "the-never-seen"]
+    for merged, rebuilt in ((index.bm25_sent, full.bm25_sent), (index.bm25_para, full.bm25_para)):
+        got, want = _scores(merged, terms), _scores(rebuilt, terms)
+        assert got.keys() == want.keys() and all(np.allclose(got[t], want[t], rtol=1e-6) for t in want)
+
+    seen.clear()
+    lib.remove("ferry")  # removing reuses the stored counts of what stays
+    again = lib.index
+    assert len(again) == n0 and seen == [0, 0]
+    assert "the harbour master" not in " ".join(again.sentence_text(i) for i in range(len(again))).lower()
+
+
+def test_who_is_stored_compactly_and_old_generations_still_load(fresh_library, tmp_path):
+    import json
+    from qa import store
+    index = fresh_library.index
+    assert isinstance(index.who, np.ndarray) and index.who.shape == (len(index), 3)
+    who = [index.sentence_who(i) for i in range(len(index))]
+    assert any(w[1] for w in who), "the seeds quote someone"
+    # a generation written before: 'who' lists in entries.jsonl, no who.npy, no term counts
+    d = fresh_library.index_dir
+    m = store.read_manifest(d)
+    gen = d / m["data"]
+    starts = np.searchsorted(index.column(0), np.arange(len(index.entries) + 1))
+    lines = [json.loads(x) for x in (gen / "entries.jsonl").read_text("utf-8").splitlines()]
+    for r, rec in enumerate(lines):
+        rec["who"] = [list(w) for w in who[starts[r]:starts[r + 1]]]
+    (gen / "entries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), "utf-8")
+    for name in ["who.npy", "who.json"] + [f"{b}/{f}" for b in ("bm25_sentences", "bm25_paragraphs")
+                                            for f in ix.TermCounts._FILES]:
+        (gen / name).unlink()
+        m["files"].pop(name, None)
+    m["files"]["entries.jsonl"] = (gen / "entries.jsonl").stat().st_size
+    store.write_manifest(d, {k: v for k, v in m.items() if k not in ("format", "version")})
+    old = ix.load(gen, m)
+    assert [old.sentence_who(i) for i in range(len(old))] == who
+    assert old.bm25_sent._qa_counts is None
+    lib = type(fresh_library)(index_dir=d, seeds_dir=fresh_library.seeds_dir, embedder=fresh_library.embedder)
+    a = tmp_path / "ferry.txt"
+    a.write_text("Harbour news\n\nThe harbour master said the ferry will run twice a day.\n", "utf-8")
+    lib.add([a])  # BM25 made from every sentence once more, term counts stored from now on
+    assert lib.index.bm25_sent._qa_counts is not None
+    assert [lib.index.sentence_who(i) for i in range(len(old))] == who
+    assert "ferry will run" in lib.ask("How often will the ferry run?").quotes[0].text
