@@ -14,7 +14,6 @@ What is left out: ranking (`qa.search`), the manifest and atomic writes
 from __future__ import annotations
 
 import json
-import re
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from . import sentences
+from .bm25 import TermCounts, bm25 as _bm25, tokenize  # noqa: F401  (search.py imports tokenize from here)
 from .articles import Article
 from .store import IndexFileError
 
@@ -228,129 +228,7 @@ def _carry_faiss(index: "Index", old: "Index | None") -> None:
             setattr(index, attr, fx)
 
 
-# ------------------------------------------------------------------ tokens
-
-_stemmer = None
-
-
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-_stop: frozenset | None = None
-
-
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """BM25 tokens: lower case, English stop words out, Snowball stems.
-
-    The same tokens as `bm25s.tokenize(texts, stopwords="en", stemmer=...)`, without its
-    per-call progress-bar objects, which cost milliseconds on every question."""
-    global _stemmer, _stop
-    if _stemmer is None:
-        import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN
-        _stemmer = Stemmer.Stemmer("english")
-        _stop = frozenset(STOPWORDS_EN)
-    stem = _stemmer.stemWords
-    return [stem([w for w in _TOKEN.findall(t.lower()) if w not in _stop]) for t in texts]
-
-
-class TermCounts:
-    """How often each term occurs in each document: a CSR matrix (a row per document) with its
-    vocabulary. BM25 is computed from it, and kept beside the BM25 files, so that adding
-    articles tokenizes only their text and merges rows instead of re-reading every sentence."""
-
-    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, terms: np.ndarray, counts: np.ndarray):
-        self.vocab, self.indptr, self.terms, self.counts = vocab, indptr, terms, counts
-
-    def __len__(self) -> int:
-        return len(self.indptr) - 1
-
-    @classmethod
-    def of(cls, token_lists: list[list[str]], vocab: dict[str, int] | None = None) -> "TermCounts":
-        """Counts of `token_lists`, new terms appended to `vocab` (which is changed in place).
-        An empty document counts as one empty-string token, as it did through bm25s.index."""
-        vocab = {} if vocab is None else vocab
-        ids, lens = [], []
-        for toks in token_lists:
-            toks = toks or [""]
-            ids.extend(vocab.setdefault(t, len(vocab)) for t in toks)
-            lens.append(len(toks))
-        n, v = len(lens), max(1, len(vocab))
-        key = np.repeat(np.arange(n, dtype=np.int64), lens) * v + np.asarray(ids, dtype=np.int64)
-        key, counts = np.unique(key, return_counts=True)  # sorted: by document, then term
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(key // v, minlength=n), out=indptr[1:])
-        return cls(vocab, indptr, (key % v).astype(np.int32), counts.astype(np.int32))
-
-    def take(self, rows: np.ndarray) -> "TermCounts":
-        """The documents at `rows`, in that order (the vocabulary is shared)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        lo, hi = self.indptr[rows], self.indptr[rows + 1]
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(hi - lo, out=indptr[1:])
-        at = np.repeat(lo - indptr[:-1], hi - lo) + np.arange(indptr[-1], dtype=np.int64)
-        return TermCounts(self.vocab, indptr, np.asarray(self.terms[at]), np.asarray(self.counts[at]))
-
-    def append(self, other: "TermCounts") -> "TermCounts":
-        """These documents followed by `other`'s, whose vocabulary extends this one."""
-        return TermCounts(other.vocab, np.concatenate([self.indptr, other.indptr[1:] + self.indptr[-1]]),
-                          np.concatenate([self.terms, other.terms]), np.concatenate([self.counts, other.counts]))
-
-    def bm25(self):
-        """A bm25s.BM25 with the scores `bm25s.BM25().index()` gives for the same tokens: its
-        default Lucene variant, idf = log(1 + (N - df + 0.5) / (df + 0.5)) (rounded to float32
-        as bm25s does) times tf / (tf + k1 (1 - b + b dl / avgdl)); checked in tests/test_scale.py."""
-        import bm25s
-        bm = bm25s.BM25()
-        if not len(self):  # bm25s cannot index nothing: one empty document, as before
-            return TermCounts.of([[""]]).bm25()
-        n, v = len(self), len(self.vocab)
-        doc = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.indptr))
-        dl = np.bincount(doc, weights=self.counts, minlength=n)
-        df = np.bincount(self.terms, minlength=v)
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32).astype(np.float64)
-        tf = self.counts.astype(np.float64)
-        score = idf[self.terms] * (tf / (bm.k1 * ((1 - bm.b) + bm.b * dl[doc] / dl.mean()) + tf))
-        order = np.argsort(self.terms, kind="stable")  # by term, documents in order within a term
-        indptr = np.zeros(v + 1, dtype=np.int64)
-        np.cumsum(df, out=indptr[1:])
-        bm.scores = {"data": score[order].astype(np.float32), "indices": doc[order], "indptr": indptr,
-                     "num_docs": n}
-        bm.vocab_dict = dict(self.vocab)
-        bm.unique_token_ids_set = set(bm.vocab_dict.values())
-        bm.nonoccurrence_array = None  # the Lucene variant has none
-        bm._qa_counts = self
-        return bm
-
-    _FILES = ("counts_indptr.npy", "counts_terms.npy", "counts.npy")
-
-    def save(self, path: Path) -> None:
-        for name, a in zip(self._FILES, (self.indptr, self.terms, self.counts)):
-            np.save(path / name, a)
-
-    @classmethod
-    def load(cls, path: Path, vocab: dict[str, int]) -> "TermCounts | None":
-        """The counts stored beside a BM25 directory; None for generations written before them."""
-        if not all((path / f).exists() for f in cls._FILES):
-            return None
-        indptr, terms, counts = (np.load(path / f, mmap_mode="r") for f in cls._FILES)
-        return cls(dict(vocab), indptr, terms, counts)
-
-
-def _counts_of(bm) -> TermCounts | None:
-    return getattr(bm, "_qa_counts", None)
-
-
-def _bm25(old_bm, src: np.ndarray | None, texts_of: Callable[[np.ndarray], list[str]], n: int):
-    """BM25 over `n` documents. `src[i]` is the row of document i in `old_bm`'s documents, or -1
-    for a new one: then only the new documents are tokenized and the stored term counts of the
-    others are reused. The result is the index a full rebuild makes (same idf, same avgdl)."""
-    old = _counts_of(old_bm) if src is not None else None
-    if old is None:
-        return TermCounts.of(tokenize(texts_of(np.arange(n)))).bm25()
-    new = np.flatnonzero(src < 0)
-    fresh = TermCounts.of(tokenize(texts_of(new)), vocab=dict(old.vocab))
-    take = np.where(src >= 0, src, len(old) + np.cumsum(src < 0) - 1)
-    return old.append(fresh).take(take).bm25()
-
+# ------------------------------------------------------------------ attribution
 
 def attribution_rows(article: Article, spans: list[tuple[int, int]]) -> list[list]:
     """[kind, speaker, speaker_title] for the sentences of `article` at `spans` (start, end offsets
@@ -459,8 +337,8 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
         model=embedder.name, dim=dim, entries=new_entries,
         sent=np.concatenate(sent_rows) if parts else np.zeros((0, 4), np.int32),
         para=np.concatenate(para_rows) if parts else np.zeros((0, 2), np.int32),
-        sent_vecs=np.concatenate([p[1] for p in parts] or [empty_v]).astype(np.float32),
-        para_vecs=np.concatenate([p[2] for p in parts] or [empty_v]).astype(np.float32),
+        sent_vecs=np.concatenate([p[1] for p in parts] or [empty_v]).astype(np.float32, copy=False),
+        para_vecs=np.concatenate([p[2] for p in parts] or [empty_v]).astype(np.float32, copy=False),
         who=np.concatenate([p[3] for p in parts] or [np.zeros((0, 3), np.int32)]), who_names=names.names,
     )
     _carry_faiss(index, old)
@@ -472,7 +350,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
 
 def _attach_bm25(index: Index, old: Index | None = None, sent_src=None, para_src=None) -> None:
     """BM25 over sentences and titled paragraphs; with `old` and where each row was in it
-    (-1: new), only new text is tokenized (see `_bm25`)."""
+    (-1: new), only new text is tokenized (see `qa.bm25.bm25`)."""
     index.bm25_sent = _bm25(old.bm25_sent if old else None, sent_src,
                             lambda rows: [index.sentence_text(int(i)) for i in rows], len(index.sent))
     index.bm25_para = _bm25(old.bm25_para if old else None, para_src,
@@ -519,7 +397,7 @@ def save(index: Index, data_dir: Path) -> dict:
     faiss.write_index(index.faiss_para, str(data_dir / "paragraphs.faiss"))
     for bm, name in ((index.bm25_sent, "bm25_sentences"), (index.bm25_para, "bm25_paragraphs")):
         bm.save(str(data_dir / name), show_progress=False)
-        counts = _counts_of(bm)
+        counts = getattr(bm, "_qa_counts", None)
         if counts is not None:
             counts.save(data_dir / name)
     return {name: (data_dir / name).stat().st_size for name in _FILES if (data_dir / name).exists()}

@@ -139,9 +139,10 @@ def test_bm25_from_term_counts_equals_bm25s(seed_library):
 def test_adding_tokenizes_only_the_new_article_and_equals_a_full_rebuild(fresh_library, tmp_path, monkeypatch):
     lib = fresh_library
     n0 = len(lib.index)
+    import qa.bm25
     seen = []
-    real = ix.tokenize
-    monkeypatch.setattr(ix, "tokenize", lambda texts: seen.append(len(texts)) or real(texts))
+    real = qa.bm25.tokenize
+    monkeypatch.setattr(qa.bm25, "tokenize", lambda texts: seen.append(len(texts)) or real(texts))
     a = tmp_path / "ferry.txt"
     a.write_text("Harbour news\n\nThe harbour master said the ferry will run twice a day from May. "
                  "Fares stay the same.\n", "utf-8")
