@@ -92,7 +92,8 @@ def rss_mb() -> dict[str, float]:
 def synthetic_key() -> str:
     """What a synthetic index depends on besides its size: made again when this changes."""
     from qa import index as ix
-    return f"v2 jitter {JITTER} hnsw M{ix.HNSW_M} efC{ix.EF_CONSTRUCTION} flat<={ix.EXACT_MAX} sq8>{ix.SQ8_MIN}"
+    return (f"v3 jitter {JITTER} flat<={ix.EXACT_MAX} hnsw M{ix.HNSW_M} efC{ix.EF_CONSTRUCTION} "
+            f"ivf-sq8>{ix.SQ8_MIN}")
 
 
 def norm(s: str) -> str:

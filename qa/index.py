@@ -122,39 +122,55 @@ class Index:
 # (benchmarks/bench.py measures the numbers behind these constants):
 # - up to EXACT_MAX vectors, exact inner product: a flat scan costs about
 #   0.1 ms per 1,000 vectors on one core, cheap next to embedding the question;
-# - above, HNSW graph search (well under 1 ms at 100k); search.py takes 100
-#   candidates and re-scores them exactly from the stored float vectors, so the
-#   approximation only decides which candidates are looked at;
-# - above SQ8_MIN, HNSW over 8-bit scalar-quantised codes, so that 1M x 384
+# - above, HNSW graph search over the float vectors (about 0.6 ms at 100k);
+# - above SQ8_MIN, an inverted file (IVF, about 4 sqrt(n) k-means lists, NPROBE
+#   of them searched) over 8-bit scalar-quantised codes, so that 1M x 384
 #   vectors take 0.4 GB instead of 1.5 GB (the float vectors stay on disk,
-#   memory-mapped, and only the candidates' rows are read). The threshold is
-#   low enough that the paragraphs of a million sentences (~200k) are coded
-#   too: their float copy in the graph alone was 0.3 GB.
-# Recall of the dense top 10 after re-scoring, against exact search, at 1M
-# synthetic sentences (bench.py --sizes 1M): see index/README.md. A graph built
-# with EF_CONSTRUCTION 80 instead of faiss's 40 is better connected; build time
-# grows, search time does not.
-# Approximate indexes need no training of their own except the quantiser's
-# min/max, so adding articles extends them with `add` (see `_carry_faiss`).
+#   memory-mapped, and only the candidates' rows are read). HNSW over the same
+#   codes found only 0.69 of the exact top 10 at 1M (0.79 with efSearch 512),
+#   with a 0.26 GB graph on top; the IVF finds 0.99 in about 1 ms. The threshold
+#   is low enough that the paragraphs of a million sentences (~200k) are coded
+#   too: their float copy in an HNSW graph was 0.3 GB.
+# search.py takes 100 candidates and re-scores them exactly from the stored
+# float vectors, so the approximation only decides which candidates are looked
+# at; bench.py's recall@10 measures exactly that.
+# Adding articles extends an approximate index with `add` (see `_carry_faiss`):
+# HNSW needs no training, and the IVF keeps the lists it was trained with.
 EXACT_MAX = 50_000
 SQ8_MIN = 150_000
 HNSW_M = 32
-EF_CONSTRUCTION = 80
+EF_CONSTRUCTION = 80  # faiss's default is 40; at 100k this graph finds 0.997 of the exact top 10
 EF_SEARCH = 128
+NPROBE = 32
 _CHUNK = 65_536  # rows converted and added at a time, so a memory-mapped matrix is never copied whole
 
 
 def faiss_kind(n: int) -> str:
-    return "flat" if n <= EXACT_MAX else "hnsw" if n <= SQ8_MIN else "hnsw-sq8"
+    return "flat" if n <= EXACT_MAX else "hnsw" if n <= SQ8_MIN else "ivf-sq8"
 
 
 def _kind_of(fx) -> str:
     import faiss
+    if isinstance(fx, faiss.IndexIVFScalarQuantizer):
+        return "ivf-sq8"
     if isinstance(fx, faiss.IndexHNSWSQ):
-        return "hnsw-sq8"
+        return "hnsw-sq8"  # generations written before the IVF; replaced at their next change
     if isinstance(fx, faiss.IndexHNSW):
         return "hnsw"
     return "flat"
+
+
+def n_lists(n: int) -> int:
+    """IVF lists for `n` vectors: the power of two nearest 4 sqrt(n), at least 39 training
+    vectors a list (k-means needs them)."""
+    return int(max(1, min(2 ** round(np.log2(4 * np.sqrt(max(n, 1)))), n // 39)))
+
+
+def _search_params(fx) -> None:
+    if hasattr(fx, "hnsw"):
+        fx.hnsw.efSearch = EF_SEARCH
+    if hasattr(fx, "nprobe"):
+        fx.nprobe = NPROBE
 
 
 def _serve_threads() -> None:
@@ -163,10 +179,13 @@ def _serve_threads() -> None:
     faiss.omp_set_num_threads(1)
 
 
-def _add(fx, vecs: np.ndarray) -> None:
+def _add(fx, vecs: np.ndarray, train: bool = False) -> None:
     import faiss
-    faiss.omp_set_num_threads(os.cpu_count() or 1)  # graph construction uses every core
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # k-means and graph construction use every core
     try:
+        if train:  # a sample of at most 40 vectors a list: k-means needs no more
+            step = max(1, len(vecs) // (40 * getattr(fx, "nlist", 1)))
+            fx.train(np.ascontiguousarray(vecs[::step], dtype=np.float32))
         for i in range(0, len(vecs), _CHUNK):
             fx.add(np.ascontiguousarray(vecs[i:i + _CHUNK], dtype=np.float32))
     finally:
@@ -181,17 +200,14 @@ def make_faiss(vecs: np.ndarray, dim: int, kind: str | None = None):
         fx = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
         fx = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    elif kind == "hnsw-sq8":
-        fx = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        step = max(1, len(vecs) // 100_000)  # the quantiser learns each dimension's range from a sample
-        fx.train(np.ascontiguousarray(vecs[::step], dtype=np.float32))
+        fx.hnsw.efConstruction = EF_CONSTRUCTION
+    elif kind == "ivf-sq8":
+        fx = faiss.index_factory(dim, f"IVF{n_lists(len(vecs))},SQ8", faiss.METRIC_INNER_PRODUCT)
     else:
         raise ValueError(f"unknown FAISS index kind {kind!r}")
-    if kind != "flat":
-        fx.hnsw.efConstruction = EF_CONSTRUCTION
-        fx.hnsw.efSearch = EF_SEARCH
+    _search_params(fx)
     if len(vecs):
-        _add(fx, vecs)
+        _add(fx, vecs, train=not fx.is_trained)
     _serve_threads()
     return fx
 
@@ -205,8 +221,7 @@ def _extended(fx, n_old: int, vecs: np.ndarray, dim: int):
     if _kind_of(fx) == "flat":
         return None  # a flat index is a copy of the vectors: building it anew costs the same
     out = faiss.clone_index(fx)  # the old index keeps serving until the new generation is saved
-    if hasattr(out, "hnsw"):
-        out.hnsw.efSearch = EF_SEARCH
+    _search_params(out)
     _add(out, vecs[n_old:])
     return out
 
@@ -435,8 +450,8 @@ def load(data_dir: Path, manifest: dict) -> Index:
         fxp = faiss.read_index(str(data_dir / "paragraphs.faiss")) \
             if (data_dir / "paragraphs.faiss").exists() else None  # older generations: built on first use
         for f in (fx, fxp):
-            if f is not None and hasattr(f, "hnsw"):
-                f.hnsw.efSearch = EF_SEARCH
+            if f is not None:
+                _search_params(f)
         _serve_threads()
         # Memory-mapped too: a question reads the postings of its few terms.
         bm_s = bm25s.BM25.load(str(data_dir / "bm25_sentences"), mmap=True, show_progress=False)

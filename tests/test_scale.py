@@ -18,7 +18,7 @@ def _clustered(n, dim=384, seed=0):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "hnsw-sq8"])
+@pytest.mark.parametrize("kind", ["hnsw", "ivf-sq8"])
 def test_approximate_index_finds_what_exact_finds(kind):
     x = _clustered(4000)
     rng = np.random.default_rng(1)
@@ -36,7 +36,7 @@ def test_approximate_index_finds_what_exact_finds(kind):
 def test_kind_follows_size(monkeypatch):
     assert ix.faiss_kind(10) == "flat"
     assert ix.faiss_kind(ix.EXACT_MAX + 1) == "hnsw"
-    assert ix.faiss_kind(ix.SQ8_MIN + 1) == "hnsw-sq8"
+    assert ix.faiss_kind(ix.SQ8_MIN + 1) == "ivf-sq8"
 
 
 class Counting:
