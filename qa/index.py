@@ -418,9 +418,28 @@ def save(index: Index, data_dir: Path) -> dict:
     return {name: (data_dir / name).stat().st_size for name in _FILES if (data_dir / name).exists()}
 
 
+def _open_bm25(data_dir: Path, name: str):
+    """A bm25s index memory-mapped (a question reads the postings of its few terms), with the
+    term counts it was made from, also mapped (read only when articles are added)."""
+    import bm25s
+    bm = bm25s.BM25.load(str(data_dir / name), mmap=True, show_progress=False)
+    bm._qa_counts = TermCounts.load(data_dir / name, bm.vocab_dict)
+    if bm._qa_counts is not None and len(bm._qa_counts) != bm.scores["num_docs"]:
+        raise ValueError(f"{name}: term counts for {len(bm._qa_counts)} documents, BM25 for {bm.scores['num_docs']}")
+    return bm
+
+
+def map_saved(index: Index, data_dir: Path) -> None:
+    """Point an index just saved to `data_dir` at its files, memory-mapped as `load` maps them:
+    the process that wrote a large index then holds no more of it in its own memory than one
+    that loaded it."""
+    index.sent_vecs = np.load(data_dir / "sentence_vectors.npy", mmap_mode="r")
+    index.para_vecs = np.load(data_dir / "paragraph_vectors.npy", mmap_mode="r")
+    index.bm25_sent, index.bm25_para = _open_bm25(data_dir, "bm25_sentences"), _open_bm25(data_dir, "bm25_paragraphs")
+
+
 def load(data_dir: Path, manifest: dict) -> Index:
     """Read a generation back; any damage becomes one IndexFileError naming the file."""
-    import bm25s
     import faiss
     sizes = manifest.get("files", {})
     for name, size in sizes.items():
@@ -453,14 +472,7 @@ def load(data_dir: Path, manifest: dict) -> Index:
             if f is not None:
                 _search_params(f)
         _serve_threads()
-        # Memory-mapped too: a question reads the postings of its few terms.
-        bm_s = bm25s.BM25.load(str(data_dir / "bm25_sentences"), mmap=True, show_progress=False)
-        bm_p = bm25s.BM25.load(str(data_dir / "bm25_paragraphs"), mmap=True, show_progress=False)
-        for bm, name in ((bm_s, "bm25_sentences"), (bm_p, "bm25_paragraphs")):
-            bm._qa_counts = TermCounts.load(data_dir / name, bm.vocab_dict)  # memory-mapped, for adding
-            if bm._qa_counts is not None and len(bm._qa_counts) != bm.scores["num_docs"]:
-                raise ValueError(f"{name}: term counts for {len(bm._qa_counts)} documents, "
-                                 f"BM25 for {bm.scores['num_docs']}")
+        bm_s, bm_p = _open_bm25(data_dir, "bm25_sentences"), _open_bm25(data_dir, "bm25_paragraphs")
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
         raise IndexFileError(f"{data_dir}: damaged index file ({e.__class__.__name__}: {str(e)[:120]})") from e
     dim = int(manifest["dim"])

@@ -216,6 +216,7 @@ class Library:
         try:
             sizes = ix.save(new, gen)
             store.fsync_tree(gen)
+            ix.map_saved(new, gen)
             manifest = {
                 "model": new.model, "dim": new.dim, "data": gen.name, "files": sizes,
                 "counts": {"articles": len(new.entries), "paragraphs": int(len(new.para)),

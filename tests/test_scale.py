@@ -83,6 +83,7 @@ def test_adding_to_an_approximate_index_extends_it(tmp_path, seed_index_dir, emb
     assert ix._kind_of(second.faiss) == "hnsw" and second.faiss.ntotal == len(second)
     assert second.faiss_para.ntotal == len(second.para)
     assert first.faiss.ntotal == len(first)  # the old index was copied, not changed under its readers
+    assert isinstance(second.sent_vecs, np.memmap) and isinstance(second.para_vecs, np.memmap)
 
     reopened = Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
     assert ix._kind_of(reopened.index.faiss) == "hnsw"
