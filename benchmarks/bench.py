@@ -25,7 +25,9 @@ and 10k, with fewer questions and a smaller peer corpus.
 - recall@10 (100k and 1M): for 200 questions, the exact top 10 by cosine over
   all sentence vectors against what search sees: FAISS's 100 candidates
   (qa.search.CANDIDATES) re-scored exactly from the stored float vectors, top
-  10 of those (`recall_at_10`); `recall_at_10_faiss` is FAISS's own top 10.
+  10 of those (`recall_at_10`); `recall_at_10_faiss` is FAISS's own top 10;
+  `recall_sweep` the same at other settings of the search knob (IVF nprobe,
+  HNSW efSearch) with the time of one search.
 - rss_mb is the resident set after the questions; rss_anon_mb the part that is
   the process's own memory, rss_file_mb pages of memory-mapped index files
   (vectors, BM25 postings) that questions touched, which the kernel can drop
@@ -272,7 +274,34 @@ def serve(index_dir: str, questions_file: str, recall: bool) -> dict:
             sims, ids = np.take_along_axis(cs, o, 1), np.take_along_axis(ci, o, 1)
         out["recall_at_10"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(rescored, ids)]))
         out["recall_at_10_faiss"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, ids)]))
+        out["recall_sweep"] = recall_sweep(index, qv, ids, CANDIDATES)
         out["faiss_kind"] = faiss_kind(len(index))
+    return out
+
+
+def recall_sweep(index, qv, exact, n_candidates: int) -> dict:
+    """Recall@10 after re-scoring, and ms per search of `n_candidates`, at other settings of the
+    approximate index's search knob (IVF nprobe, HNSW efSearch): the numbers behind qa.index's."""
+    fx = index.faiss
+    knob, values = ("nprobe", (16, 32, 64, 128)) if hasattr(fx, "nprobe") else ("efSearch", (64, 128, 256, 512))
+    target = fx if knob == "nprobe" else fx.hnsw
+    keep, out = getattr(target, knob), {}
+    try:
+        for v in values:
+            setattr(target, knob, v)
+            t = time.perf_counter()
+            for q in qv:
+                fx.search(q[None], n_candidates)
+            ms = 1000 * (time.perf_counter() - t) / len(qv)
+            _, cands = fx.search(qv, n_candidates)
+            hits = []
+            for q, c, e in zip(qv, cands, exact):
+                c = np.sort(c[c >= 0])
+                top = c[np.argsort(-(np.asarray(index.sent_vecs[c]) @ q), kind="stable")[:10]]
+                hits.append(len(set(top) & set(e)) / 10)
+            out[f"{knob}={v}"] = {"recall_at_10": float(np.mean(hits)), "search_ms": round(ms, 2)}
+    finally:
+        setattr(target, knob, keep)
     return out
 
 
