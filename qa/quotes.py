@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .articles import Article
-from .index import Index, tokenize
-from .search import Hit, _idf, query_tokens
+from .index import Index
+from .search import Hit, _idf, query_tokens, terms_in
 
 MAX_SENTENCES = 3
 FRAGMENT_CHARS = 40
@@ -46,42 +48,42 @@ class Quote:
                 "sources": 1 + len(self.also_in), "also_in": [a.to_dict() for a in self.also_in]}
 
 
-def _coverage(tokens: set[str], idf: dict[str, float]) -> float:
-    total = sum(idf.values())
-    return sum(v for t, v in idf.items() if t in tokens) / total if total else 0.0
-
-
 def span(index: Index, row: int, idf: dict[str, float], used: set[int]) -> list[int]:
     """Sentence rows of the quote around `row`."""
     para = index.sent[row, 1]
     rows = [row]
+    weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
+    total = float(weights.sum())
+    held: dict[int, np.ndarray] = {}  # which question terms each nearby sentence holds
 
     def neighbours():
         lo, hi = rows[0] - 1, rows[-1] + 1
         return [r for r in (hi, lo) if 0 <= r < len(index) and index.sent[r, 1] == para and r not in used]
 
-    toks = {r: set(tokenize([index.sentence_text(r)])[0]) for r in (row - 1, row, row + 1)
-            if 0 <= r < len(index)}
-    have = set(toks[row])
+    def coverage(extra: int | None = None) -> float:
+        if not total:
+            return 0.0
+        if not held:  # the sentences a quote of MAX_SENTENCES around `row` can reach, looked up once
+            near = np.arange(max(0, row - MAX_SENTENCES + 1), min(len(index), row + MAX_SENTENCES))
+            held.update(zip(near.tolist(), terms_in(index.bm25_sent, list(idf), near)))
+        mask = np.logical_or.reduce([held[r] for r in rows + ([extra] if extra is not None else [])])
+        return float(weights[mask].sum()) / total
+
     while len(rows) < MAX_SENTENCES:
-        text = " ".join(index.sentence_text(r) for r in rows)
         options = neighbours()
         if not options:
             break
-        if len(text) < FRAGMENT_CHARS:
+        if int(index.sent[rows[-1], 3] - index.sent[rows[0], 2]) < FRAGMENT_CHARS:
             pick = options[0]
         else:
-            cov = _coverage(have, idf)
-            gains = [(_coverage(have | toks.get(r, set()), idf) - cov, r) for r in options]
-            gain, pick = max(gains)
-            if not (cov < 0.5 and gain >= 0.25):
+            cov = coverage()
+            if cov >= 0.5:
+                break
+            gain, pick = max((coverage(r) - cov, r) for r in options)
+            if gain < 0.25:
                 break
         rows.append(pick)
         rows.sort()
-        for r in (rows[0] - 1, rows[-1] + 1):
-            if 0 <= r < len(index) and r not in toks:
-                toks[r] = set(tokenize([index.sentence_text(r)])[0])
-        have |= toks.get(pick, set())
     return rows
 
 
