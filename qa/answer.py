@@ -93,16 +93,26 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
            since: str | None = None, until: str | None = None) -> Answer:
     q = check_question(question, k)
     check_filters(speaker, source, since, until)
-    query = followup.rewrite(q, check_history(history))
     if len(index) == 0:
-        return Answer(question=question, answered=False, query=query)
+        return Answer(question=question, answered=False, query=followup.rewrite(q, check_history(history)))
+
+    def speaker_of(previous: str) -> str | None:
+        """Who said the best answers to an earlier question: the person "he" or "she" means."""
+        for h in search(index, embedder.encode([previous])[0], previous, k=3):
+            name = index.sentence_who(h.row)[1]
+            if name and sourcing.is_person(index, name):
+                return name
+        return None
+
+    query = followup.rewrite(q, check_history(history), lambda name: sourcing.is_person(index, name), speaker_of)
     qvec = embedder.encode([query])[0]
     asked = None if speaker else sourcing.asked_speaker(query)
     narrowed = bool(speaker or source or since or until or asked)
     hits = search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100), weights=weights)
 
-    def who(h):
-        return index.sentence_who(h.row)[1]
+    def said_by(h, wanted):
+        _, name, title = index.sentence_who(h.row)
+        return sourcing.speaker_matches(name, wanted, title)
 
     def article_ok(h):
         a = index.article(int(index.sent[h.row, 0]))
@@ -111,10 +121,10 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     if source or since or until:
         hits = [h for h in hits if article_ok(h)]
     if speaker:
-        hits = [h for h in hits if sourcing.speaker_matches(who(h), speaker)]
+        hits = [h for h in hits if said_by(h, speaker)]
     top = hits[0] if hits else None  # abstention judges the best sentence on its own merits
     if asked:
-        hits = sorted((replace(h, score=h.score + SPEAKER_BONUS) if sourcing.speaker_matches(who(h), asked)
+        hits = sorted((replace(h, score=h.score + SPEAKER_BONUS) if said_by(h, asked)
                        else h for h in hits), key=lambda h: -h.score)
     answered = top is not None and top.score >= threshold and \
         max(top.dense, top.dense_para) >= MEANING_THRESHOLD

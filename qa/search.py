@@ -217,6 +217,17 @@ def terms_in(bm, terms: list[str], rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def sentences_with(index: Index, word: str) -> np.ndarray:
+    """Rows of the sentences that hold `word` (as the index tokenizes it), from the postings."""
+    toks = tokenize([word])[0]
+    bm = index.bm25_sent
+    tid = bm.vocab_dict.get(toks[0]) if len(toks) == 1 else None
+    indptr = bm.scores["indptr"]
+    if tid is None or tid + 1 >= len(indptr):
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(bm.scores["indices"][indptr[tid]:indptr[tid + 1]], dtype=np.int64)
+
+
 def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:
     """Idf-weighted share of the question's terms in each sentence of `rows`, from the postings.
 
