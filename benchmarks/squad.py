@@ -119,7 +119,9 @@ class CachedEmbedder:
 def library(art_dir: Path, work: Path = WORK):
     from qa import Library
     from qa.embed import Embedder
-    lib = Library(index_dir=work / "index", seeds_dir=art_dir, embedder=CachedEmbedder(Embedder()))
+    # the sqlite embedding cache beside the index: a rebuild (new code, moved folder) embeds nothing again
+    lib = Library(index_dir=work / "index", seeds_dir=art_dir,
+                  embedder=CachedEmbedder(Embedder(cache=work / "embeddings.sqlite")))
     t = time.perf_counter()
     index = lib.build()
     if lib.last_embedded:

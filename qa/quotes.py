@@ -48,13 +48,15 @@ class Quote:
                 "sources": 1 + len(self.also_in), "also_in": [a.to_dict() for a in self.also_in]}
 
 
-def span(index: Index, row: int, idf: dict[str, float], used: set[int]) -> list[int]:
-    """Sentence rows of the quote around `row`."""
+def span(index: Index, row: int, idf: dict[str, float], used: set[int],
+         held: dict[int, np.ndarray] | None = None) -> list[int]:
+    """Sentence rows of the quote around `row`. `held` may already give, for the sentences
+    around it, which of the question's terms (`idf`'s keys, in order) each one holds."""
     para = index.sent[row, 1]
     rows = [row]
     weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
     total = float(weights.sum())
-    held: dict[int, np.ndarray] = {}  # which question terms each nearby sentence holds
+    held = {} if held is None else held
 
     def neighbours():
         lo, hi = rows[0] - 1, rows[-1] + 1
@@ -63,10 +65,10 @@ def span(index: Index, row: int, idf: dict[str, float], used: set[int]) -> list[
     def coverage(extra: int | None = None) -> float:
         if not total:
             return 0.0
-        if not held:  # the sentences a quote of MAX_SENTENCES around `row` can reach, looked up once
-            near = np.arange(max(0, row - MAX_SENTENCES + 1), min(len(index), row + MAX_SENTENCES))
-            held.update(zip(near.tolist(), terms_in(index.bm25_sent, list(idf), near)))
-        mask = np.logical_or.reduce([held[r] for r in rows + ([extra] if extra is not None else [])])
+        look = rows + ([extra] if extra is not None else [])
+        if any(r not in held for r in look):
+            held.update(_terms_near(index, idf, [row]))
+        mask = np.logical_or.reduce([held[r] for r in look])
         return float(weights[mask].sum()) / total
 
     while len(rows) < MAX_SENTENCES:
@@ -87,16 +89,24 @@ def span(index: Index, row: int, idf: dict[str, float], used: set[int]) -> list[
     return rows
 
 
+def _terms_near(index: Index, idf: dict[str, float], rows: list[int]) -> dict[int, np.ndarray]:
+    """Which question terms each sentence a quote around `rows` can reach holds (one lookup)."""
+    near = np.unique(np.concatenate([np.arange(r - MAX_SENTENCES + 1, r + MAX_SENTENCES) for r in rows]))
+    near = near[(near >= 0) & (near < len(index))]
+    return dict(zip(near.tolist(), terms_in(index.bm25_sent, list(idf), near)))
+
+
 def make_quotes(index: Index, hits: list[Hit], question: str, k: int) -> list[Quote]:
     idf = _idf(index.bm25_sent, query_tokens(question))
     used: set[int] = set()
     quotes: list[Quote] = []
+    held = _terms_near(index, idf, [h.row for h in hits[:2 * k]]) if idf and hits else {}
     for h in hits:
         if len(quotes) >= k:
             break
         if h.row in used:
             continue
-        rows = span(index, h.row, idf, used)
+        rows = span(index, h.row, idf, used, held)
         used.update(rows)
         a_row, p_row = int(index.sent[rows[0], 0]), int(index.sent[rows[0], 1])
         article = index.article(a_row)
