@@ -89,7 +89,7 @@ def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = 
         ans = answer(index, embedder, q["question"], k=k, history=q.get("history"),
                      threshold=threshold, weights=weights)
         elapsed += time.perf_counter() - t
-        top = ans.quotes[0].score if ans.quotes else float("-inf")
+        top = ans.confidence
         rec = {"id": q["id"], "answerable": bool(q["support"]), "answered": ans.answered, "score": top}
         records.append(rec)
         first = ans.quotes[0].text if ans.quotes else None
