@@ -27,13 +27,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from qa.search import WEIGHTS  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "eval" / "squad-dev-public.json"
 WORK = HERE / "data" / "squad"
 OUT = HERE / "out"
 
 # Single-signal baselines: fused by the same code with the other weights at zero.
-_OFF = {"dense": 0.0, "dense_para": 0.0, "lexical": 0.0, "lexical_para": 0.0,
-        "coverage": 0.0, "neighbour": 0.0, "cue": 0.0, "dense_ctx": 0.0}
+_OFF = dict.fromkeys(WEIGHTS, 0.0)
 BASELINES = {"dense only": {**_OFF, "dense": 1.0}, "BM25 only": {**_OFF, "lexical": 1.0}}
 PUBLISHED = [  # (system, P@1, MRR@10) on SQuAD dev, sentence units, whole corpus, same MiniLM
     ("published: dense only (MiniLM)", 0.59, 0.69),
@@ -118,7 +119,9 @@ class CachedEmbedder:
 def library(art_dir: Path, work: Path = WORK):
     from qa import Library
     from qa.embed import Embedder
-    lib = Library(index_dir=work / "index", seeds_dir=art_dir, embedder=CachedEmbedder(Embedder()))
+    # the sqlite embedding cache beside the index: a rebuild (new code, moved folder) embeds nothing again
+    lib = Library(index_dir=work / "index", seeds_dir=art_dir,
+                  embedder=CachedEmbedder(Embedder(cache=work / "embeddings.sqlite")))
     t = time.perf_counter()
     index = lib.build()
     if lib.last_embedded:
@@ -152,7 +155,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from qa import evaluate as ev
-    from qa.search import WEIGHTS
 
     art_dir, questions = convert(Path(args.data))
     lib = library(art_dir)

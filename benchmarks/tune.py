@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def seed_half(qid: str) -> str:
     """'A' (fit) or 'B' (held out): by the parity of the number in the question's id."""
-    digits = "".join(ch for ch in qid if ch.isdigit())
-    return "A" if digits and int(digits) % 2 == 0 else "B"
+    from qa.evaluate import in_part
+    return "A" if in_part(qid, "even") else "B"
 
 
 def dump(lib, questions: list[dict], path: str) -> None:

@@ -165,6 +165,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("questions", help="JSON Lines: id, question, history?, support, context?")
     e.add_argument("--k", type=int, default=3)
     e.add_argument("--json", action="store_true")
+    e.add_argument("--calibrate", choices=["all", "even", "odd"],
+                   help="also pick the abstention threshold from these questions' scores (even/odd: by the "
+                        "number in the id, the repo's fit/held-out split) and report it on all of them")
     e.set_defaults(func=cmd_eval)
     return p
 

@@ -89,7 +89,7 @@ def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = 
         ans = answer(index, embedder, q["question"], k=k, history=q.get("history"),
                      threshold=threshold, weights=weights)
         elapsed += time.perf_counter() - t
-        top = ans.quotes[0].score if ans.quotes else float("-inf")
+        top = ans.confidence
         rec = {"id": q["id"], "answerable": bool(q["support"]), "answered": ans.answered, "score": top}
         records.append(rec)
         first = ans.quotes[0].text if ans.quotes else None
@@ -188,9 +188,38 @@ def main(args) -> int:
     except ValueError as e:  # the CLI turns only its own error types into one line
         print(f"qa: {e}", file=sys.stderr)
         return 1
-    r = evaluate(Library(index_dir=args.index), questions, k=args.k)
+    lib = Library(index_dir=args.index)
+    r = evaluate(lib, questions, k=args.k)
+    cal = None
+    if getattr(args, "calibrate", None):
+        try:
+            cal = calibrate([x for x in r["records"] if in_part(x["id"], args.calibrate)])
+        except ValueError as e:
+            print(f"qa: {e}", file=sys.stderr)
+            return 1
+        cal["on"] = args.calibrate
+        cal["all"] = {key: v for key, v in evaluate(lib, questions, k=args.k, threshold=cal["threshold"]).items()
+                      if key in ("false_abstentions", "abstention_rate_unanswerable", "abstention_precision")}
     if args.json:
-        print(json.dumps({key: v for key, v in r.items() if key != "records"}, ensure_ascii=False, indent=1))
+        out = {key: v for key, v in r.items() if key != "records"}
+        if cal:
+            out["calibration"] = cal
+        print(json.dumps(out, ensure_ascii=False, indent=1))
     else:
         report(r)
+        if cal:
+            a = cal["all"]
+            print(f"\ncalibrated on {cal['on']} questions: threshold {cal['threshold']:.3f} "
+                  f"(margin {cal['margin']:.3f}, {cal['errors']} errors there; abstention precision "
+                  f"{cal['precision_unanswerable']:.3f}, recall {cal['recall_unanswerable']:.3f}); on all "
+                  f"questions: precision {a['abstention_precision']:.3f}, recall "
+                  f"{a['abstention_rate_unanswerable'] or 0:.3f}, false abstentions {a['false_abstentions']}")
     return 0
+
+
+def in_part(qid: str, part: str) -> bool:
+    """Whether a question id belongs to `part`: 'all', or 'even'/'odd' by the number in the id."""
+    if part == "all":
+        return True
+    digits = "".join(ch for ch in str(qid) if ch.isdigit())
+    return bool(digits) and (int(digits) % 2 == 0) == (part == "even")

@@ -15,6 +15,7 @@ What is left out: retrieval itself.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 _PERSON_PRONOUNS = r"he|she|him|her|his|hers|himself|herself"
 _OTHER_PRONOUNS = r"they|them|their|theirs|it|its"
@@ -49,23 +50,44 @@ def is_followup(question: str) -> bool:
     return len(content) <= 1 and not names(q)
 
 
-def rewrite(question: str, history: list[str] | None) -> str:
-    """The question to search for, given the reader's earlier questions (oldest first)."""
+def rewrite(question: str, history: list[str] | None,
+            is_person: Callable[[str], bool] | None = None,
+            speaker_of: Callable[[str], str | None] | None = None) -> str:
+    """The question to search for, given the reader's earlier questions (oldest first).
+
+    With `is_person` (does this name belong to a person the articles quote?), "he" and
+    "she" take the latest person the earlier questions named, skipping places and countries;
+    when they named none ("Why isn't Russia in the coalition?" then "What else did he say?"),
+    `speaker_of(previous question)` names the person who said the best answer to it.
+    """
     history = [h for h in (history or []) if isinstance(h, str) and h.strip()]
     if not history or not is_followup(question):
         return question
     previous = history[-1]
     prev_names = next((names(h) for h in reversed(history) if names(h)), [])
-    if prev_names and re.search(rf"\b({_PERSON_PRONOUNS})\b", question, re.I):
-        # News copy names a person in full once, then by surname: "Power said".
-        person = prev_names[0].split()[-1]
+    if re.search(rf"\b({_PERSON_PRONOUNS})\b", question, re.I):
+        person = _person(history, prev_names, is_person, speaker_of)
+        if person:
+            # News copy names a person in full once, then by surname: "Power said".
+            surname = person.split()[-1]
 
-        def sub(m):
-            w = m.group(0).lower()
-            return person + "'s" if w in ("his", "hers") else person
-        return re.sub(rf"\b({_PERSON_PRONOUNS})\b", sub, question, flags=re.I)
+            def sub(m):
+                w = m.group(0).lower()
+                return surname + "'s" if w in ("his", "hers") else surname
+            return re.sub(rf"\b({_PERSON_PRONOUNS})\b", sub, question, flags=re.I)
     own = names(question)
     if own and not _PRONOUN.search(question):
         # "What about Lavrov?": the new subject, the old predicate
         return f"{question} {previous}"
     return f"{previous} {question}"
+
+
+def _person(history, prev_names, is_person, speaker_of) -> str | None:
+    if is_person is None:
+        return prev_names[0] if prev_names else None
+    for h in reversed(history):
+        for name in names(h):
+            if is_person(name):
+                return name
+    who = speaker_of(history[-1]) if speaker_of else None
+    return who or (prev_names[0] if prev_names else None)

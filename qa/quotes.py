@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .articles import Article
-from .index import Index, tokenize
-from .search import Hit, _idf, query_tokens
+from .index import Index
+from .search import Hit, _idf, query_tokens, terms_in
 
 MAX_SENTENCES = 3
 FRAGMENT_CHARS = 40
@@ -46,55 +48,65 @@ class Quote:
                 "sources": 1 + len(self.also_in), "also_in": [a.to_dict() for a in self.also_in]}
 
 
-def _coverage(tokens: set[str], idf: dict[str, float]) -> float:
-    total = sum(idf.values())
-    return sum(v for t, v in idf.items() if t in tokens) / total if total else 0.0
-
-
-def span(index: Index, row: int, idf: dict[str, float], used: set[int]) -> list[int]:
-    """Sentence rows of the quote around `row`."""
+def span(index: Index, row: int, idf: dict[str, float], used: set[int],
+         held: dict[int, np.ndarray] | None = None) -> list[int]:
+    """Sentence rows of the quote around `row`. `held` may already give, for the sentences
+    around it, which of the question's terms (`idf`'s keys, in order) each one holds."""
     para = index.sent[row, 1]
     rows = [row]
+    weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
+    total = float(weights.sum())
+    held = {} if held is None else held
 
     def neighbours():
         lo, hi = rows[0] - 1, rows[-1] + 1
         return [r for r in (hi, lo) if 0 <= r < len(index) and index.sent[r, 1] == para and r not in used]
 
-    toks = {r: set(tokenize([index.sentence_text(r)])[0]) for r in (row - 1, row, row + 1)
-            if 0 <= r < len(index)}
-    have = set(toks[row])
+    def coverage(extra: int | None = None) -> float:
+        if not total:
+            return 0.0
+        look = rows + ([extra] if extra is not None else [])
+        if any(r not in held for r in look):
+            held.update(_terms_near(index, idf, [row]))
+        mask = np.logical_or.reduce([held[r] for r in look])
+        return float(weights[mask].sum()) / total
+
     while len(rows) < MAX_SENTENCES:
-        text = " ".join(index.sentence_text(r) for r in rows)
         options = neighbours()
         if not options:
             break
-        if len(text) < FRAGMENT_CHARS:
+        if int(index.sent[rows[-1], 3] - index.sent[rows[0], 2]) < FRAGMENT_CHARS:
             pick = options[0]
         else:
-            cov = _coverage(have, idf)
-            gains = [(_coverage(have | toks.get(r, set()), idf) - cov, r) for r in options]
-            gain, pick = max(gains)
-            if not (cov < 0.5 and gain >= 0.25):
+            cov = coverage()
+            if cov >= 0.5:
+                break
+            gain, pick = max((coverage(r) - cov, r) for r in options)
+            if gain < 0.25:
                 break
         rows.append(pick)
         rows.sort()
-        for r in (rows[0] - 1, rows[-1] + 1):
-            if 0 <= r < len(index) and r not in toks:
-                toks[r] = set(tokenize([index.sentence_text(r)])[0])
-        have |= toks.get(pick, set())
     return rows
+
+
+def _terms_near(index: Index, idf: dict[str, float], rows: list[int]) -> dict[int, np.ndarray]:
+    """Which question terms each sentence a quote around `rows` can reach holds (one lookup)."""
+    near = np.unique(np.concatenate([np.arange(r - MAX_SENTENCES + 1, r + MAX_SENTENCES) for r in rows]))
+    near = near[(near >= 0) & (near < len(index))]
+    return dict(zip(near.tolist(), terms_in(index.bm25_sent, list(idf), near)))
 
 
 def make_quotes(index: Index, hits: list[Hit], question: str, k: int) -> list[Quote]:
     idf = _idf(index.bm25_sent, query_tokens(question))
     used: set[int] = set()
     quotes: list[Quote] = []
+    held = _terms_near(index, idf, [h.row for h in hits[:2 * k]]) if idf and hits else {}
     for h in hits:
         if len(quotes) >= k:
             break
         if h.row in used:
             continue
-        rows = span(index, h.row, idf, used)
+        rows = span(index, h.row, idf, used, held)
         used.update(rows)
         a_row, p_row = int(index.sent[rows[0], 0]), int(index.sent[rows[0], 1])
         article = index.article(a_row)

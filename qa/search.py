@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .hubness import hubness
 from .index import Index, tokenize
 
 # Fusion weights; `python -m qa eval` and benchmarks/squad.py measure them.
@@ -40,10 +41,13 @@ from .index import Index, tokenize
 # seed questions (even ids), then scaled to sum to 1. SQuAD questions share words with
 # their paragraph; news readers paraphrase, so the seeds pull weight from term coverage
 # to the dense views. BM25 of the sentence itself drops out: coverage carries it better.
-WEIGHTS = {"dense": 0.165, "dense_para": 0.357, "lexical": 0.0, "lexical_para": 0.022,
-           "coverage": 0.22, "neighbour": 0.0, "cue": 0.066, "dense_ctx": 0.169}
+# `distinct` (1 - hubness, `qa.hubness`) takes weight from the dense views: a sentence near
+# every question about its topic is worth less than its cosine says.
+WEIGHTS = {"dense": 0.128, "dense_para": 0.223, "lexical": 0.0, "lexical_para": 0.002,
+           "coverage": 0.24, "neighbour": 0.0, "cue": 0.067, "dense_ctx": 0.131, "distinct": 0.209}
 FEATURES = tuple(WEIGHTS)
 CANDIDATES = 100
+_LAZY_HUB_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Hit:
     neighbour: float = 0.0  # best cosine of the question and an adjacent sentence of the paragraph
     cue: float = 0.0  # 1 when the sentence holds the kind of answer the question asks for
     dense_ctx: float = 0.0  # cosine of the question and the sentence averaged with its neighbours
+    distinct: float = 0.0  # 1 - the sentence's hubness: how unlike its nearest sentences it is (qa.hubness)
 
 
 # ------------------------------------------------------------- answer cues
@@ -190,6 +195,39 @@ def _postings_sorted(bm) -> bool:
     return flag
 
 
+def terms_in(bm, terms: list[str], rows: np.ndarray) -> np.ndarray:
+    """bool [len(rows), len(terms)]: whether each sentence row holds each term, from the postings
+    (no sentence is tokenized again)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros((len(rows), len(terms)), dtype=bool)
+    indptr, indices = bm.scores["indptr"], bm.scores["indices"]
+    sorted_ = _postings_sorted(bm)
+    for j, t in enumerate(terms):
+        tid = bm.vocab_dict.get(t)
+        if tid is None or tid + 1 >= len(indptr):
+            continue
+        post = indices[indptr[tid]:indptr[tid + 1]]
+        if not len(post):
+            continue
+        if sorted_:  # binary search of the rows in the postings
+            at = np.minimum(np.searchsorted(post, rows), len(post) - 1)
+            out[:, j] = post[at] == rows
+        else:
+            out[:, j] = np.isin(rows, post)
+    return out
+
+
+def sentences_with(index: Index, word: str) -> np.ndarray:
+    """Rows of the sentences that hold `word` (as the index tokenizes it), from the postings."""
+    toks = tokenize([word])[0]
+    bm = index.bm25_sent
+    tid = bm.vocab_dict.get(toks[0]) if len(toks) == 1 else None
+    indptr = bm.scores["indptr"]
+    if tid is None or tid + 1 >= len(indptr):
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(bm.scores["indices"][indptr[tid]:indptr[tid + 1]], dtype=np.int64)
+
+
 def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:
     """Idf-weighted share of the question's terms in each sentence of `rows`, from the postings.
 
@@ -197,31 +235,30 @@ def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:
     """
     idf = _idf(bm, list(dict.fromkeys(tokens)), unknown=True)
     total = sum(idf.values())
-    cov = np.zeros(len(rows), dtype=np.float32)
     if not total:
-        return cov
-    indptr, indices = bm.scores["indptr"], bm.scores["indices"]
-    sorted_ = _postings_sorted(bm)
-    for t, v in idf.items():
-        tid = bm.vocab_dict.get(t)
-        if tid is not None and tid + 1 < len(indptr):
-            post = indices[indptr[tid]:indptr[tid + 1]]
-            if sorted_ and len(post):  # binary search of the candidates in the postings
-                at = np.minimum(np.searchsorted(post, rows), len(post) - 1)
-                cov[post[at] == rows] += v / total
-            else:
-                cov[np.isin(rows, post)] += v / total
-    return cov
+        return np.zeros(len(rows), dtype=np.float32)
+    w = np.fromiter(idf.values(), dtype=np.float32, count=len(idf)) / total
+    return (terms_in(bm, list(idf), rows) @ w).astype(np.float32)
 
 
-def _sentences_of(index: Index, paras: set[int]) -> np.ndarray:
+def sentence_hubness(index: Index) -> np.ndarray:
+    """Every sentence's hubness (`qa.hubness`): stored with the index, or worked out once for an
+    index small enough to do it in a moment (else all equal: the feature then ranks nothing)."""
+    hub = getattr(index, "sent_hub", None)
+    if hub is None or len(hub) != len(index):
+        hub = hubness(index.faiss, index.sent_vecs) if len(index) <= _LAZY_HUB_MAX \
+            else np.zeros(len(index), dtype=np.float32)
+        index.sent_hub = hub
+    return hub
+
+
+def _sentences_of(index: Index, paras: np.ndarray) -> np.ndarray:
     """Sentence rows of paragraph rows (sentences are stored in paragraph order)."""
-    if not paras:
+    if not len(paras):
         return np.zeros(0, dtype=np.int64)
-    p = np.fromiter(paras, dtype=np.int64)
-    lo = np.searchsorted(index.column(1), p, side="left")
-    hi = np.searchsorted(index.column(1), p, side="right")
-    return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+    lo = np.searchsorted(index.column(1), paras, side="left")
+    hi = np.searchsorted(index.column(1), paras, side="right")
+    return np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist())])
 
 
 def candidates(index: Index, qvec: np.ndarray, question: str,
@@ -231,38 +268,46 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
     q = np.ascontiguousarray(qvec, dtype=np.float32).reshape(1, -1)
     tokens = query_tokens(question)
 
-    cands: set[int] = set()
     c = min(n_candidates, n)
     _, ids = index.faiss.search(q, c)
-    cands.update(int(i) for i in ids[0] if i >= 0)
     cp = min(max(10, n_candidates // 5), len(index.para))
     _, pids = index.faiss_para.search(q, cp)
-    top_paras = {int(i) for i in pids[0] if i >= 0}
-
     lex_s = _bm25_scores(index.bm25_sent, tokens)
     lex_p = _bm25_scores(index.bm25_para, tokens)
+    sents, paras = [ids[0]], [pids[0]]
     if lex_s is not None:
-        cands.update(int(i) for i in _top(lex_s, c))
+        sents.append(_top(lex_s, c))
     if lex_p is not None:
-        top_paras.update(int(i) for i in _top(lex_p, cp))
-    cands.update(int(i) for i in _sentences_of(index, top_paras))
-
-    rows = np.fromiter(sorted(cands), dtype=np.int64)
+        paras.append(_top(lex_p, cp))
+    top_paras = np.unique(np.concatenate(paras).astype(np.int64))
+    sents.append(_sentences_of(index, top_paras[top_paras >= 0]))
+    rows = np.unique(np.concatenate(sents).astype(np.int64))
+    rows = rows[rows >= 0]
     paras = index.sent[rows, 1]
-    dense = index.sent_vecs[rows] @ q[0]
+    # The candidates' vectors and their neighbours' in one read (a memory-mapped matrix pays
+    # per read, not per row); `at(r)` is where row r stands in that block.
+    near = np.unique(np.concatenate([rows - 1, rows, rows + 1]).clip(0, n - 1))
+    vecs = np.asarray(index.sent_vecs[near], dtype=np.float32)
+    sims = vecs @ q[0]
+
+    def at(r):
+        return np.searchsorted(near, r)
+
+    own = at(rows)
+    dense = sims[own]
     # Neighbours: the sentence before and after, when they stand in the same paragraph. The
     # sentence read with them (their vectors averaged in at half weight, no new embedding)
     # is a second dense view: a sentence often leans on the one before ("he said", "the group").
     nb = np.full(len(rows), -1.0, dtype=np.float32)
-    ctx = 2.0 * index.sent_vecs[rows]
+    ctx = 2.0 * vecs[own]
     for off in (-1, 1):
         r2 = rows + off
         ok = (r2 >= 0) & (r2 < n)
         ok[ok] &= index.sent[r2[ok], 1] == paras[ok]
         if ok.any():
-            v = index.sent_vecs[r2[ok]]
-            nb[ok] = np.maximum(nb[ok], v @ q[0])
-            ctx[ok] += v
+            j = at(r2[ok])
+            nb[ok] = np.maximum(nb[ok], sims[j])
+            ctx[ok] += vecs[j]
     nb[nb < -0.5] = 0.0
     ctx_dense = (ctx @ q[0]) / np.maximum(np.linalg.norm(ctx, axis=1), 1e-9)
     feats = {
@@ -274,6 +319,7 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
         "neighbour": nb,
         "cue": _cue_scores(index, rows, question),
         "dense_ctx": ctx_dense,
+        "distinct": 1.0 - sentence_hubness(index)[rows],
     }
     return rows, {k: np.asarray(v, dtype=np.float32) for k, v in feats.items()}
 

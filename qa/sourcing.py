@@ -64,12 +64,39 @@ def asked_speaker(question: str) -> str | None:
     return None
 
 
+def is_person(index, name: str, scan: int = 200) -> bool:
+    """Whether the articles quote a person by this name: a speaker of two or more words
+    ("Sergei Lavrov") whose surname is the name's last word. "Russia" and "Damascus" speak
+    in news copy too, but are not "he" or "she". Looks only at sentences that hold the word."""
+    from .search import sentences_with
+    words = _words(name)
+    if not words:
+        return False
+    surname = re.sub(r"['’]s$", "", words[-1])
+    memo = index.__dict__.setdefault("_qa_is_person", {})
+    if surname not in memo:
+        found = False
+        for row in sentences_with(index, surname)[:scan].tolist():
+            _, speaker, _ = index.sentence_who(row)
+            have = _words(speaker or "")
+            if len(have) >= 2 and have[-1] == surname:
+                found = True
+                break
+        memo[surname] = found
+    return memo[surname]
+
+
 def _words(s: str) -> list[str]:
     return re.findall(r"[\w’'-]+", s.lower())
 
 
-def speaker_matches(speaker: str | None, wanted: str | None) -> bool:
-    """'Samantha Power' matches 'Power', 'samantha power' and 'Ambassador Power'; not 'Powell'."""
+_TITLE_FILLER = {"the", "a", "an", "of", "to", "for", "and", "s"}
+
+
+def speaker_matches(speaker: str | None, wanted: str | None, title: str | None = None) -> bool:
+    """'Samantha Power' matches 'Power', 'samantha power' and 'Ambassador Power'; not 'Powell'.
+    With the speaker's `title`, a question may name the office instead: 'the Russian minister'
+    matches Sergei Lavrov, 'Russian Foreign Minister' (every word of it is in the name or title)."""
     if not speaker or not wanted:
         return False
     have, want = _words(speaker), _words(wanted)
@@ -77,7 +104,12 @@ def speaker_matches(speaker: str | None, wanted: str | None) -> bool:
         return False
     if " ".join(want) in " ".join(have):
         return True
-    return have[-1] in want
+    if have[-1] in want:
+        return True
+    if title:
+        content = {re.sub(r"['’]s$", "", w) for w in want} - _TITLE_FILLER
+        return bool(content) and content <= set(_words(title)) | set(have)
+    return False
 
 
 def source_matches(article: Article, wanted: str | None) -> bool:

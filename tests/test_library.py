@@ -30,6 +30,27 @@ def test_follow_up_carries_the_speaker(seed_library):
     assert "Power" in ans.quotes[0].context
 
 
+def test_he_means_the_person_who_answered_when_the_question_named_a_country(seed_library):
+    # "Russia" is not "he": the person is whoever said the best answer to the earlier question
+    ans = seed_library.ask("What else did he say?", history=["Why isn't Russia in the coalition?"])
+    assert ans.query == "What else did Lavrov say?"
+    assert ans.quotes[0].speaker == "Sergei Lavrov"
+    # a person named earlier still wins over a country named later
+    ans = seed_library.ask("What did she say about starvation?",
+                           history=["What did Samantha Power say?", "What about Russia?"])
+    assert "Power" in ans.query and "starvation" in ans.quotes[0].text
+
+
+def test_followup_rewrite_skips_names_that_are_not_people():
+    from qa.followup import rewrite
+    people = {"Lavrov", "Sergei Lavrov"}.__contains__
+    assert rewrite("What did he say?", ["Did Russia and Sergei Lavrov agree?"], people) == "What did Lavrov say?"
+    assert rewrite("What did he say?", ["Why is Russia out?"], people, lambda q: "Sergei Lavrov") == \
+        "What did Lavrov say?"
+    # no person anywhere: the old behaviour, the first name
+    assert rewrite("What did he say?", ["Why is Russia out?"], people, lambda q: None) == "What did Russia say?"
+
+
 def test_history_does_not_hijack_a_new_question(seed_library):
     history = ["What did Samantha Power say about Assad?"]
     alone = seed_library.ask("How many air strikes has the U.S. carried out in Iraq?")

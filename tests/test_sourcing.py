@@ -77,3 +77,12 @@ def test_asked_speaker(question, who):
 def test_speaker_matching():
     assert speaker_matches("Samantha Power", "Power") and speaker_matches("Samantha Power", "samantha power")
     assert not speaker_matches("Samantha Power", "Powell") and not speaker_matches(None, "Power")
+
+
+def test_speaker_matches_an_office_named_instead_of_the_person():
+    title = "Russian Foreign Minister"
+    assert speaker_matches("Sergei Lavrov", "the Russian minister", title)
+    assert speaker_matches("Sergei Lavrov", "the Foreign Minister", title)
+    assert not speaker_matches("Sergei Lavrov", "the Russian minister", "Foreign Minister")  # not every word
+    assert not speaker_matches("Sergei Lavrov", "the Syrian minister", title)
+    assert not speaker_matches("Sergei Lavrov", "the", title)  # filler words alone name no one
