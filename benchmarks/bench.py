@@ -94,7 +94,7 @@ def rss_mb() -> dict[str, float]:
 def synthetic_key() -> str:
     """What a synthetic index depends on besides its size: made again when this changes."""
     from qa import index as ix
-    return (f"v3 jitter {JITTER} flat<={ix.EXACT_MAX} hnsw M{ix.HNSW_M} efC{ix.EF_CONSTRUCTION} "
+    return (f"v4 hubness jitter {JITTER} flat<={ix.EXACT_MAX} hnsw M{ix.HNSW_M} efC{ix.EF_CONSTRUCTION} "
             f"ivf-sq8>{ix.SQ8_MIN}")
 
 
@@ -160,7 +160,9 @@ def synthetic(name: str, n: int, base) -> Path:
         names = ix._Names()
         base.who = names.codes(base.sentence_who(i) for i in range(len(base)))
         base.who_names = names.names
-    who_rows = []
+    who_rows, hub_rows = [], []
+    from qa.search import sentence_hubness
+    base_hub = sentence_hubness(base)  # a copy keeps its original's hubness (worked out once, not per copy)
     per_article = np.bincount(base.sent[:, 0], minlength=len(base.entries))
     entries, sent_rows, sent_vecs, para_rows, para_vecs = [], [], [], [], []
     total, copy = 0, 0
@@ -181,6 +183,7 @@ def synthetic(name: str, n: int, base) -> Path:
             entries.append(ix.Entry(b, "seed", f"articles/{b.id}.md"))
             sm = base.sent[:, 0] == r
             who_rows.append(base.who[sm])  # same sentences, same speakers
+            hub_rows.append(base_hub[sm])
             rows = base.sent[sm].copy()
             k = base.para[rows[:, 1], 1]
             rows[:, 0] = row
@@ -206,7 +209,7 @@ def synthetic(name: str, n: int, base) -> Path:
     index = ix.Index(model=base.model, dim=base.dim, entries=entries, sent=np.concatenate(sent_rows),
                      para=np.concatenate(para_rows), sent_vecs=np.concatenate(sent_vecs),
                      para_vecs=np.concatenate(para_vecs), who=np.concatenate(who_rows),
-                     who_names=base.who_names)
+                     who_names=base.who_names, sent_hub=np.concatenate(hub_rows))
     del sent_vecs, para_vecs
     log(f"{name}: {len(index):,} sentences in {len(entries):,} articles; BM25 ...")
     ix._attach_bm25(index)

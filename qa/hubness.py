@@ -11,9 +11,11 @@ others. On the SQuAD public half it lifts P@1 of the fitted fusion by about a
 point on both the fitted and the held-out questions (benchmarks/tune.py).
 
 Hubness is computed when sentences are indexed, from the FAISS index the
-sentences are searched with; sentences added later get theirs against the
-whole index, earlier ones keep the value they had (a full rebuild refreshes
-them).
+sentences are searched with. Up to REFRESH_MAX sentences every build works it
+out again for all of them (a second or two), so the values, and the answers,
+do not depend on the order articles were added in; above, sentences added later
+get theirs against the whole index and earlier ones keep the value they had (a
+full rebuild refreshes them).
 
 What is left out: the weight (`qa.search.WEIGHTS`), storing the values (`qa.index`).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+REFRESH_MAX = 20_000
 K = 10  # neighbours averaged: 3, 10, 30 and 100 were tried; 10 fits SQuAD and the seeds best
 _BATCH = 4096
 

@@ -24,6 +24,7 @@ import numpy as np
 from . import sentences
 from .bm25 import TermCounts, bm25 as _bm25, tokenize  # noqa: F401  (search.py imports tokenize from here)
 from .articles import Article
+from .hubness import REFRESH_MAX, hubness
 from .store import IndexFileError
 
 _STOPWORDS = "en"
@@ -56,6 +57,8 @@ class Index:
     # is None): a million sentences take 12 MB instead of a million small lists.
     who: np.ndarray | None = None
     who_names: list = field(default_factory=lambda: [None])
+    # float32 [n]: each sentence's hubness (`qa.hubness`), worked out when it is indexed
+    sent_hub: np.ndarray | None = None
     _faiss: object = field(default=None, repr=False)
     _faiss_para: object = field(default=None, repr=False)
 
@@ -67,8 +70,11 @@ class Index:
         return self.entries[row].article
 
     def sentence_text(self, i: int) -> str:
-        a, _, s, e = self.sent[i]
-        return self.entries[a].article.text[s:e]
+        a, p, s, e = (int(x) for x in self.sent[i])
+        article = self.entries[a].article
+        k = int(self.para[p, 1])  # sentences never cross paragraphs: no need to join the article
+        base = article.paragraph_start(k)
+        return article.paragraphs[k][s - base:e - base]
 
     def paragraph_text(self, j: int) -> str:
         a, k = self.para[j]
@@ -360,7 +366,24 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
     src = (np.concatenate([p[4] for p in parts] or [np.zeros(0, int)]),
            np.concatenate([p[5] for p in parts] or [np.zeros(0, int)])) if old is not None else (None, None)
     _attach_bm25(index, old, *src)
+    _attach_hubness(index, old, src[0])
     return index, embedded
+
+
+def _attach_hubness(index: Index, old: Index | None, sent_src: np.ndarray | None) -> None:
+    """Hubness of every sentence (`qa.hubness`): all of them again in a small index; in a large
+    one carried over for sentences the old index had, worked out against the new index for the
+    others (and for all when the old index had none)."""
+    hub = np.zeros(len(index), dtype=np.float32)
+    todo = np.arange(len(index))
+    if len(index) > REFRESH_MAX and old is not None and old.sent_hub is not None and sent_src is not None \
+            and len(old.sent_hub) == len(old):
+        kept = sent_src >= 0
+        hub[kept] = old.sent_hub[sent_src[kept]]
+        todo = np.flatnonzero(~kept)
+    if len(todo):
+        hub[todo] = hubness(index.faiss, index.sent_vecs, todo)
+    index.sent_hub = hub
 
 
 def _attach_bm25(index: Index, old: Index | None = None, sent_src=None, para_src=None) -> None:
@@ -392,6 +415,7 @@ def pack_who(index: Index) -> None:
 
 _FILES = ("entries.jsonl", "sentences.npy", "paragraphs.npy", "sentence_vectors.npy",
           "paragraph_vectors.npy", "sentences.faiss", "paragraphs.faiss", "who.npy", "who.json",
+          "sentence_hubness.npy",
           *(f"{d}/{f}" for d in ("bm25_sentences", "bm25_paragraphs") for f in TermCounts._FILES))
 
 
@@ -408,6 +432,8 @@ def save(index: Index, data_dir: Path) -> dict:
     np.save(data_dir / "paragraph_vectors.npy", index.para_vecs)
     np.save(data_dir / "who.npy", index.who if index.who is not None else np.zeros((0, 3), np.int32))
     (data_dir / "who.json").write_text(json.dumps(index.who_names, ensure_ascii=False), "utf-8")
+    if index.sent_hub is not None and len(index.sent_hub) == len(index):
+        np.save(data_dir / "sentence_hubness.npy", index.sent_hub)
     faiss.write_index(index.faiss, str(data_dir / "sentences.faiss"))
     faiss.write_index(index.faiss_para, str(data_dir / "paragraphs.faiss"))
     for bm, name in ((index.bm25_sent, "bm25_sentences"), (index.bm25_para, "bm25_paragraphs")):
@@ -461,6 +487,8 @@ def load(data_dir: Path, manifest: dict) -> Index:
             who = np.load(data_dir / "who.npy")
             who_names = json.loads((data_dir / "who.json").read_text("utf-8"))
         para = np.load(data_dir / "paragraphs.npy")
+        hub = np.load(data_dir / "sentence_hubness.npy") if (data_dir / "sentence_hubness.npy").exists() \
+            else None  # older generations: worked out on first use (qa.search.sentence_hubness)
         # Memory-mapped: search reads only its candidates' rows, so a large index
         # is served without holding every float vector in RAM.
         sent_vecs = np.load(data_dir / "sentence_vectors.npy", mmap_mode="r")
@@ -481,10 +509,11 @@ def load(data_dir: Path, manifest: dict) -> Index:
             or fx.ntotal != len(sent) or counts.get("sentences", len(sent)) != len(sent) \
             or (fxp is not None and (fxp.d != dim or fxp.ntotal != len(para))) \
             or counts.get("articles", len(entries)) != len(entries) \
-            or (who is not None and who.shape != (len(sent), 3)):
+            or (who is not None and who.shape != (len(sent), 3)) \
+            or (hub is not None and hub.shape != (len(sent),)):
         raise IndexFileError(f"{data_dir}: index files disagree with the manifest (model {manifest['model']}, dim {dim})")
     index = Index(model=manifest["model"], dim=dim, entries=entries, sent=sent, para=para,
                   sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, who=who,
-                  who_names=who_names, _faiss=fx, _faiss_para=fxp)
+                  who_names=who_names, sent_hub=hub, _faiss=fx, _faiss_para=fxp)
     pack_who(index)
     return index

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hubness import hubness
+from .hubness import REFRESH_MAX, hubness
 from .index import Index, tokenize
 
 # Fusion weights; `python -m qa eval` and benchmarks/squad.py measure them.
@@ -47,7 +47,6 @@ WEIGHTS = {"dense": 0.128, "dense_para": 0.223, "lexical": 0.0, "lexical_para": 
            "coverage": 0.24, "neighbour": 0.0, "cue": 0.067, "dense_ctx": 0.131, "distinct": 0.209}
 FEATURES = tuple(WEIGHTS)
 CANDIDATES = 100
-_LAZY_HUB_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -246,7 +245,7 @@ def sentence_hubness(index: Index) -> np.ndarray:
     index small enough to do it in a moment (else all equal: the feature then ranks nothing)."""
     hub = getattr(index, "sent_hub", None)
     if hub is None or len(hub) != len(index):
-        hub = hubness(index.faiss, index.sent_vecs) if len(index) <= _LAZY_HUB_MAX \
+        hub = hubness(index.faiss, index.sent_vecs) if len(index) <= REFRESH_MAX \
             else np.zeros(len(index), dtype=np.float32)
         index.sent_hub = hub
     return hub

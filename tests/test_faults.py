@@ -140,7 +140,7 @@ def test_kill_9_mid_batch_keeps_the_last_good_index_and_the_batch_can_be_redone(
 DATA_FILES = ["entries.jsonl", "sentences.npy", "paragraphs.npy", "sentence_vectors.npy",
               "paragraph_vectors.npy", "sentences.faiss", "paragraphs.faiss",
               "bm25_sentences/params.index.json", "bm25_paragraphs/vocab.index.json", "who.npy", "who.json",
-              "bm25_sentences/counts.npy"]
+              "bm25_sentences/counts.npy", "sentence_hubness.npy"]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])

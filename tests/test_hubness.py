@@ -40,3 +40,13 @@ def test_every_seed_sentence_has_a_hubness(seed_library):
     hub = sentence_hubness(index)
     assert hub.shape == (len(index),) and np.isfinite(hub).all()
     assert 0.0 < float(hub.min()) < float(hub.max()) < 1.0
+
+
+def test_hubness_is_stored_with_the_index_and_read_back(seed_index_dir):
+    from qa import store
+    from qa.index import load
+    m = store.read_manifest(seed_index_dir)
+    index = load(seed_index_dir / m["data"], m)
+    assert "sentence_hubness.npy" in m["files"]
+    assert index.sent_hub is not None and index.sent_hub.shape == (len(index),)
+    assert np.allclose(index.sent_hub, hubness(index.faiss, index.sent_vecs), atol=1e-6)
