@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 from . import followup, sourcing
 from .dedupe import near_duplicates
-from .quotes import Quote, make_quotes
+from .quotes import Quote, iter_quotes
 from .search import WEIGHTS, search
 
 MAX_QUESTION_CHARS = 1000
@@ -130,7 +131,7 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
                        else h for h in hits), key=lambda h: -h.score)
     confidence = relevance(top, weights) if top is not None else float("-inf")
     answered = confidence >= threshold and max(top.dense, top.dense_para) >= MEANING_THRESHOLD
-    quotes = _with_sources(index, make_quotes(index, hits, query, 2 * k))[:k]
+    quotes = _distinct_quotes(index, hits, query, k)
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query,
                   confidence=confidence)
 
@@ -142,10 +143,23 @@ def relevance(hit, weights: dict | None = None) -> float:
     return hit.score - {**WEIGHTS, **(weights or {})}["distinct"] * hit.distinct
 
 
-def _with_sources(index, quotes: list[Quote]) -> list[Quote]:
-    """Speaker, kind and dates on every quote; near-identical quotes merged into the first."""
+def _distinct_quotes(index, hits, query: str, k: int) -> list[Quote]:
+    """The first `k` quotes of `hits` once near-identical ones are merged ("N sources"): more
+    sentences are quoted only when some merged."""
+    more = iter_quotes(index, hits, query, first=k)
+    made = list(islice(more, k))
+    while True:
+        groups = near_duplicates([q.text for q in made])
+        extra = list(islice(more, k - len(groups))) if len(groups) < k else []
+        if not extra:
+            return _with_sources(index, made, groups)[:k]
+        made += extra
+
+
+def _with_sources(index, quotes: list[Quote], groups: list[list[int]]) -> list[Quote]:
+    """Speaker, kind and dates on every quote; near-identical quotes (`groups`) merged into the first."""
     out = []
-    for group in near_duplicates([q.text for q in quotes]):
+    for group in groups:
         first = quotes[group[0]]
         kind, who, title = sourcing.who(index, first.rows)
         others = tuple(dict.fromkeys(quotes[i].article for i in group[1:] if quotes[i].article != first.article))

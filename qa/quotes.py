@@ -12,6 +12,8 @@ What is left out: ranking (`qa.search`) and abstention (`qa.answer`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Iterator
 
 import numpy as np
 
@@ -96,14 +98,14 @@ def _terms_near(index: Index, idf: dict[str, float], rows: list[int]) -> dict[in
     return dict(zip(near.tolist(), terms_in(index.bm25_sent, list(idf), near)))
 
 
-def make_quotes(index: Index, hits: list[Hit], question: str, k: int) -> list[Quote]:
+def iter_quotes(index: Index, hits: list[Hit], question: str, first: int = 3) -> Iterator[Quote]:
+    """Quotes of `hits` in order, one at a time (a caller that merges near-identical ones asks
+    for more only when it has to); the terms of the sentences around the `first` hits are
+    looked up at once."""
     idf = _idf(index.bm25_sent, query_tokens(question))
     used: set[int] = set()
-    quotes: list[Quote] = []
-    held = _terms_near(index, idf, [h.row for h in hits[:2 * k]]) if idf and hits else {}
+    held = _terms_near(index, idf, [h.row for h in hits[:first]]) if idf and hits else {}
     for h in hits:
-        if len(quotes) >= k:
-            break
         if h.row in used:
             continue
         rows = span(index, h.row, idf, used, held)
@@ -112,8 +114,7 @@ def make_quotes(index: Index, hits: list[Hit], question: str, k: int) -> list[Qu
         article = index.article(a_row)
         start, end = int(index.sent[rows[0], 2]), int(index.sent[rows[-1], 3])
         k_para = int(index.para[p_row, 1])
-        quotes.append(Quote(text=article.text[start:end], score=h.score,
-                            context=article.paragraphs[k_para], article=article,
-                            start=start, end=end, context_start=article.paragraph_start(k_para),
-                            rows=tuple(rows)))
-    return quotes
+        context, base = article.paragraphs[k_para], article.paragraph_start(k_para)
+        yield Quote(text=context[start - base:end - base], score=h.score, context=context, article=article,
+                    start=start, end=end, context_start=base, rows=tuple(rows))
+

@@ -46,7 +46,7 @@ from .index import Index, tokenize
 WEIGHTS = {"dense": 0.128, "dense_para": 0.223, "lexical": 0.0, "lexical_para": 0.002,
            "coverage": 0.24, "neighbour": 0.0, "cue": 0.067, "dense_ctx": 0.131, "distinct": 0.209}
 FEATURES = tuple(WEIGHTS)
-CANDIDATES = 100
+CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,22 @@ def query_tokens(question: str) -> list[str]:
 
 # ------------------------------------------------------------------ search
 
+def _postings(bm) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, indices) of a BM25 index's term-by-document matrix as plain arrays: memory-mapped
+    ones pay the np.memmap subclass on every slice, dozens of times a question."""
+    got = getattr(bm, "_qa_postings", None)
+    if got is None or got[2] is not bm.scores["indices"]:
+        got = (np.asarray(bm.scores["indptr"]), np.asarray(bm.scores["indices"]), bm.scores["indices"])
+        bm._qa_postings = got
+    return got[0], got[1]
+
+
+def _plain(vecs):
+    """A memory-mapped matrix as a plain array over the same pages (no copy, no np.memmap
+    bookkeeping on every read); anything else as it is."""
+    return vecs.view(np.ndarray) if isinstance(vecs, np.memmap) else vecs
+
+
 def _bm25_scores(bm, tokens: list[str]) -> np.ndarray | None:
     known = [t for t in tokens if t in bm.vocab_dict]
     if not known:
@@ -171,7 +187,7 @@ def _idf(bm, tokens: list[str], unknown: bool = False) -> dict[str, float]:
     by a sentence that says "capital".
     """
     n = max(1, bm.scores["num_docs"])
-    indptr = bm.scores["indptr"]
+    indptr, _ = _postings(bm)
     out = {}
     for t in tokens:
         tid = bm.vocab_dict.get(t)
@@ -185,7 +201,7 @@ def _postings_sorted(bm) -> bool:
     """Whether every term's postings are in document order (bm25s writes them so); checked once."""
     flag = getattr(bm, "_qa_sorted", None)
     if flag is None:
-        ind, ptr = bm.scores["indices"], bm.scores["indptr"]
+        ptr, ind = _postings(bm)
         step = np.diff(ind.astype(np.int64)) > 0
         starts = ptr[1:-1][(ptr[1:-1] > 0) & (ptr[1:-1] < len(ind))] - 1  # column boundaries may drop
         step[starts] = True
@@ -199,7 +215,7 @@ def terms_in(bm, terms: list[str], rows: np.ndarray) -> np.ndarray:
     (no sentence is tokenized again)."""
     rows = np.asarray(rows, dtype=np.int64)
     out = np.zeros((len(rows), len(terms)), dtype=bool)
-    indptr, indices = bm.scores["indptr"], bm.scores["indices"]
+    indptr, indices = _postings(bm)
     sorted_ = _postings_sorted(bm)
     for j, t in enumerate(terms):
         tid = bm.vocab_dict.get(t)
@@ -221,10 +237,10 @@ def sentences_with(index: Index, word: str) -> np.ndarray:
     toks = tokenize([word])[0]
     bm = index.bm25_sent
     tid = bm.vocab_dict.get(toks[0]) if len(toks) == 1 else None
-    indptr = bm.scores["indptr"]
+    indptr, indices = _postings(bm)
     if tid is None or tid + 1 >= len(indptr):
         return np.zeros(0, dtype=np.int64)
-    return np.asarray(bm.scores["indices"][indptr[tid]:indptr[tid + 1]], dtype=np.int64)
+    return np.asarray(indices[indptr[tid]:indptr[tid + 1]], dtype=np.int64)
 
 
 def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:
@@ -286,7 +302,7 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
     # The candidates' vectors and their neighbours' in one read (a memory-mapped matrix pays
     # per read, not per row); `at(r)` is where row r stands in that block.
     near = np.unique(np.concatenate([rows - 1, rows, rows + 1]).clip(0, n - 1))
-    vecs = np.asarray(index.sent_vecs[near], dtype=np.float32)
+    vecs = np.asarray(_plain(index.sent_vecs)[near], dtype=np.float32)
     sims = vecs @ q[0]
 
     def at(r):
@@ -311,7 +327,7 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
     ctx_dense = (ctx @ q[0]) / np.maximum(np.linalg.norm(ctx, axis=1), 1e-9)
     feats = {
         "dense": dense,
-        "dense_para": index.para_vecs[paras] @ q[0],
+        "dense_para": _plain(index.para_vecs)[paras] @ q[0],
         "lexical": lex_s[rows] / max(float(lex_s.max()), 1e-9) if lex_s is not None else np.zeros(len(rows)),
         "lexical_para": lex_p[paras] / max(float(lex_p.max()), 1e-9) if lex_p is not None else np.zeros(len(rows)),
         "coverage": _coverage(index.bm25_sent, tokens, rows),
