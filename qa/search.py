@@ -1,9 +1,12 @@
 """Rank the sentences of an index for a question: dense + BM25, sentence + paragraph, plus cues.
 
-Candidates come from four lists — FAISS over sentence vectors, FAISS over
-paragraph vectors (title + paragraph), BM25 over sentences and BM25 over
-paragraphs — and every candidate is then scored on every signal and fused by
-score (a weighted sum; BM25 scaled by the best BM25 score of the question).
+Candidates come from three lists — FAISS over sentence vectors, BM25 over
+sentences and the sentences of the paragraphs BM25 ranks best — and every
+candidate is then scored on every signal and fused by score (a weighted sum;
+BM25 scaled by the best BM25 score of the question). A fourth list, FAISS over
+paragraph vectors, found nothing the three miss (SQuAD and seed figures the
+same to the last digit without it) and cost a whole second vector search a
+question, so paragraph vectors are a feature of every candidate, not a source.
 Beside the four similarities, three cheap cues judge a sentence as an answer:
 how much of the question's (idf-weighted) terms it holds, how close its
 neighbours in the paragraph are to the question (the sentence that answers
@@ -293,16 +296,14 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
     dense_c = min(n_candidates or (EXACT_CANDIDATES if _kind_of(index.faiss) == "flat" else CANDIDATES), n)
     _, ids = index.faiss.search(q, dense_c)
     cp = min(max(10, per_list // 5), len(index.para))
-    _, pids = index.faiss_para.search(q, cp)
     lex_s = _bm25_scores(index.bm25_sent, tokens)
     lex_p = _bm25_scores(index.bm25_para, tokens)
-    sents, paras = [ids[0]], [pids[0]]
+    sents = [ids[0]]
     if lex_s is not None:
         sents.append(_top(lex_s, c))
-    if lex_p is not None:
-        paras.append(_top(lex_p, cp))
-    top_paras = np.unique(np.concatenate(paras).astype(np.int64))
-    sents.append(_sentences_of(index, top_paras[top_paras >= 0]))
+    if lex_p is not None:  # every sentence of the paragraphs BM25 ranks best
+        top_paras = np.unique(_top(lex_p, cp).astype(np.int64))
+        sents.append(_sentences_of(index, top_paras[top_paras >= 0]))
     rows = np.unique(np.concatenate(sents).astype(np.int64))
     rows = rows[rows >= 0]
     paras = index.sent[rows, 1]
