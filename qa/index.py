@@ -49,8 +49,11 @@ class Index:
     entries: list[Entry]
     sent: np.ndarray  # int32 [n, 4]: entry row, paragraph row, start, end (offsets in article.text)
     para: np.ndarray  # int32 [m, 2]: entry row, paragraph number within the article
-    sent_vecs: np.ndarray  # float32 [n, dim], normalised
-    para_vecs: np.ndarray  # float32 [m, dim], normalised (title + paragraph)
+    # float32 [n, dim], normalised: in RAM while building; once saved or loaded memory-mapped from
+    # the generation's file, or for an 8-bit approximate FAISS index decoded from its codes
+    # (`CodedVectors`; `exact_vectors` gives the floats behind)
+    sent_vecs: np.ndarray
+    para_vecs: np.ndarray  # float32 [m, dim], normalised (title + paragraph); as sent_vecs
     bm25_sent: object = None
     bm25_para: object = None
     # Who said each sentence, as int32 [n, 3] codes into `who_names` (kind, speaker, title; code 0
@@ -137,9 +140,11 @@ class Index:
 #   with a 0.26 GB graph on top; the IVF finds 0.99 in about 1 ms. The threshold
 #   is low enough that the paragraphs of a million sentences (~200k) are coded
 #   too: their float copy in an HNSW graph was 0.3 GB.
-# search.py takes 100 candidates and re-scores them exactly from the stored
-# float vectors, so the approximation only decides which candidates are looked
-# at; bench.py's recall@10 measures exactly that.
+# search.py takes 100 candidates and re-scores them (and their neighbours) from
+# `Index.sent_vecs`: the float vectors, memory-mapped, for flat and HNSW; for
+# the 8-bit IVF its codes decoded (`CodedVectors`), since reading a few thousand
+# float rows a question left nearly all of a 1.5 GB file resident after a few
+# hundred questions. bench.py's recall@10 measures what search sees.
 # Adding articles extends an approximate index with `add` (see `_carry_faiss`):
 # HNSW needs no training, and the IVF keeps the lists it was trained with.
 EXACT_MAX = 50_000
@@ -164,6 +169,93 @@ def _kind_of(fx) -> str:
     if isinstance(fx, faiss.IndexHNSW):
         return "hnsw"
     return "flat"
+
+
+class CodedVectors:
+    """The vectors an 8-bit FAISS index holds, read as a float32 matrix [n, dim]: what search
+    re-scores its candidates with when the index is approximate and coded (`serving_vectors`).
+
+    A million sentences' float file is 1.5 GB; their 8-bit codes are already in RAM inside
+    FAISS. Reading candidates' rows from the memory-mapped floats left nearly the whole file
+    resident after a few hundred questions (the kernel maps the pages around every row it
+    reads), so such an index decodes rows from its codes instead (an 8-byte-a-row direct map
+    says where each row's code is). Decoded vectors differ from the floats by the quantisation
+    step (about 5e-4 a component); `floats` is the exact matrix, memory-mapped and never read
+    by search: building (re-used rows, extending FAISS) and bench's ground truth use it.
+
+    Read-only. Supports len(), .shape, .dtype, v[i], v[int array] (any order, repeats),
+    v[bool mask], v[i:j:k], v[rows, cols] and np.asarray(v) (decodes every row)."""
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, fx, floats: np.ndarray | None = None):
+        import faiss
+        if isinstance(fx, faiss.IndexIVF) and fx.direct_map.type == faiss.DirectMap.NoMap:
+            fx.make_direct_map()  # row -> (list, offset): rows are added in order, so an array
+        self.fx = fx
+        self.shape = (int(fx.ntotal), int(fx.d))
+        self.floats = floats
+        if floats is not None and tuple(floats.shape) != self.shape:
+            raise ValueError(f"float vectors {tuple(floats.shape)} != coded {self.shape}")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"CodedVectors({type(self.fx).__name__}, shape={self.shape})"
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        n = self.shape[0]
+        if len(ids) and (ids.min() < -n or ids.max() >= n):
+            raise IndexError(f"row out of range for {n} vectors")
+        ids = np.ascontiguousarray(np.where(ids < 0, ids + n, ids))
+        if not len(ids):
+            return np.zeros((0, self.shape[1]), np.float32)
+        return self.fx.reconstruct_batch(ids)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            rows, *rest = key
+            return self[rows][(slice(None), *rest)] if rest else self[rows]
+        if isinstance(key, slice):
+            return self._rows(np.arange(*key.indices(self.shape[0])))
+        if isinstance(key, (int, np.integer)):
+            return self._rows(np.array([key]))[0]
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (self.shape[0],):
+                raise IndexError(f"boolean index of shape {key.shape} for {self.shape[0]} rows")
+            key = np.flatnonzero(key)
+        elif not np.issubdtype(key.dtype, np.integer):
+            if key.size:
+                raise IndexError("rows must be integers, a slice or a boolean mask")
+            key = key.astype(np.int64)
+        return self._rows(key).reshape(*key.shape, self.shape[1])
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.empty(self.shape, np.float32)
+        for i in range(0, self.shape[0], _CHUNK):
+            out[i:i + _CHUNK] = self[i:i + _CHUNK]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def exact_vectors(vecs):
+    """The float vectors behind `vecs` (a matrix, a memory map or a `CodedVectors`)."""
+    if isinstance(vecs, CodedVectors):
+        if vecs.floats is None:
+            raise ValueError("coded vectors without their float file")
+        return vecs.floats
+    return vecs
+
+
+def serving_vectors(fx, floats: np.ndarray):
+    """What search reads an index's vectors from: for an 8-bit approximate FAISS index its
+    codes (`CodedVectors`, with `floats` kept behind them), else `floats` themselves."""
+    if fx is not None and _kind_of(fx) in ("ivf-sq8", "hnsw-sq8") and int(fx.ntotal) == len(floats):
+        return CodedVectors(fx, floats)
+    return floats
 
 
 def n_lists(n: int) -> int:
@@ -239,8 +331,8 @@ def _carry_faiss(index: "Index", old: "Index | None") -> None:
     keys = [(e.article.id, e.article.fingerprint) for e in index.entries[:len(old.entries)]]
     if keys != [(e.article.id, e.article.fingerprint) for e in old.entries]:
         return
-    for new_vecs, old_vecs, attr in ((index.sent_vecs, old.sent_vecs, "_faiss"),
-                                     (index.para_vecs, old.para_vecs, "_faiss_para")):
+    for new_vecs, old_vecs, attr in ((index.sent_vecs, exact_vectors(old.sent_vecs), "_faiss"),
+                                     (index.para_vecs, exact_vectors(old.para_vecs), "_faiss_para")):
         n = len(old_vecs)
         if len(new_vecs) < n or (n and not np.array_equal(new_vecs[n - 1], old_vecs[n - 1])):
             return
@@ -322,7 +414,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
             rows[:, 1] = old.para[rows[:, 1], 1]
             who = remap[old.who[s0:s1]] if remap is not None else \
                 names.codes(old.sentence_who(r) for r in range(s0, s1))
-            parts.append((rows, old.sent_vecs[s0:s1], old.para_vecs[p0:p1], who,
+            parts.append((rows, exact_vectors(old.sent_vecs)[s0:s1], exact_vectors(old.para_vecs)[p0:p1], who,
                           np.arange(s0, s1), np.arange(p0, p1)))
             new_entries.append(Entry(a, entry.origin, entry.file))
             continue
@@ -428,8 +520,8 @@ def save(index: Index, data_dir: Path) -> dict:
     (data_dir / "entries.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""), "utf-8")
     np.save(data_dir / "sentences.npy", index.sent)
     np.save(data_dir / "paragraphs.npy", index.para)
-    np.save(data_dir / "sentence_vectors.npy", index.sent_vecs)
-    np.save(data_dir / "paragraph_vectors.npy", index.para_vecs)
+    np.save(data_dir / "sentence_vectors.npy", exact_vectors(index.sent_vecs))
+    np.save(data_dir / "paragraph_vectors.npy", exact_vectors(index.para_vecs))
     np.save(data_dir / "who.npy", index.who if index.who is not None else np.zeros((0, 3), np.int32))
     (data_dir / "who.json").write_text(json.dumps(index.who_names, ensure_ascii=False), "utf-8")
     if index.sent_hub is not None and len(index.sent_hub) == len(index):
@@ -459,8 +551,8 @@ def map_saved(index: Index, data_dir: Path) -> None:
     """Point an index just saved to `data_dir` at its files, memory-mapped as `load` maps them:
     the process that wrote a large index then holds no more of it in its own memory than one
     that loaded it."""
-    index.sent_vecs = np.load(data_dir / "sentence_vectors.npy", mmap_mode="r")
-    index.para_vecs = np.load(data_dir / "paragraph_vectors.npy", mmap_mode="r")
+    index.sent_vecs = serving_vectors(index.faiss, np.load(data_dir / "sentence_vectors.npy", mmap_mode="r"))
+    index.para_vecs = serving_vectors(index.faiss_para, np.load(data_dir / "paragraph_vectors.npy", mmap_mode="r"))
     index.bm25_sent, index.bm25_para = _open_bm25(data_dir, "bm25_sentences"), _open_bm25(data_dir, "bm25_paragraphs")
 
 
@@ -490,7 +582,8 @@ def load(data_dir: Path, manifest: dict) -> Index:
         hub = np.load(data_dir / "sentence_hubness.npy") if (data_dir / "sentence_hubness.npy").exists() \
             else None  # older generations: worked out on first use (qa.search.sentence_hubness)
         # Memory-mapped: search reads only its candidates' rows, so a large index
-        # is served without holding every float vector in RAM.
+        # is served without holding every float vector in RAM (and an 8-bit one reads
+        # them from its codes instead: `serving_vectors`).
         sent_vecs = np.load(data_dir / "sentence_vectors.npy", mmap_mode="r")
         para_vecs = np.load(data_dir / "paragraph_vectors.npy", mmap_mode="r")
         fx = faiss.read_index(str(data_dir / "sentences.faiss"))
@@ -512,6 +605,10 @@ def load(data_dir: Path, manifest: dict) -> Index:
             or (who is not None and who.shape != (len(sent), 3)) \
             or (hub is not None and hub.shape != (len(sent),)):
         raise IndexFileError(f"{data_dir}: index files disagree with the manifest (model {manifest['model']}, dim {dim})")
+    try:  # an 8-bit index serves its vectors from its codes; the float files stay mapped behind
+        sent_vecs, para_vecs = serving_vectors(fx, sent_vecs), serving_vectors(fxp, para_vecs)
+    except (RuntimeError, ValueError) as e:
+        raise IndexFileError(f"{data_dir}: damaged index file ({e.__class__.__name__}: {str(e)[:120]})") from e
     index = Index(model=manifest["model"], dim=dim, entries=entries, sent=sent, para=para,
                   sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, who=who,
                   who_names=who_names, sent_hub=hub, _faiss=fx, _faiss_para=fxp)

@@ -197,3 +197,79 @@ def test_who_is_stored_compactly_and_old_generations_still_load(fresh_library, t
     assert lib.index.bm25_sent._qa_counts is not None
     assert [lib.index.sentence_who(i) for i in range(len(old))] == who
     assert "ferry will run" in lib.ask("How often will the ferry run?").quotes[0].text
+
+
+# ------------------------------------------------------------------ 8-bit vectors served from their codes
+
+def test_an_8bit_index_serves_its_vectors_decoded_from_its_codes():
+    x = _clustered(4000)
+    fx = ix.make_faiss(x, x.shape[1], "ivf-sq8")
+    v = ix.serving_vectors(fx, x)
+    assert isinstance(v, ix.CodedVectors) and ix.exact_vectors(v) is x
+    assert len(v) == len(x) and v.shape == x.shape and v.dtype == np.float32
+    d = np.asarray(v) - x
+    assert np.sqrt((d ** 2).mean()) < 2e-3 and np.abs(d).max() < 0.05
+    assert np.abs((d * x).sum(axis=1)).max() < 0.01  # a vector's score against itself hardly moves
+    rows = np.array([3999, 7, 7, 0, 1234], dtype=np.int64)  # unsorted, repeated
+    got = v[rows]
+    assert got.shape == (5, x.shape[1]) and got.dtype == np.float32
+    assert np.array_equal(got[1], got[2]) and np.allclose(got, x[rows], atol=0.05)
+    assert np.array_equal(np.asarray(v[np.sort(rows)], dtype=np.float32), v[rows][np.argsort(rows, kind="stable")])
+    assert np.array_equal(v[10:20], v[np.arange(10, 20)]) and np.array_equal(v[::1000], v[[0, 1000, 2000, 3000]])
+    assert np.array_equal(v[5], v[[5]][0]) and np.array_equal(v[-1], v[3999])
+    assert np.array_equal(v[rows.astype(np.int32)], got) and np.array_equal(v[rows, 3], got[:, 3])
+    mask = np.zeros(len(x), bool)
+    mask[[2, 9]] = True
+    assert np.array_equal(v[mask], v[[2, 9]])
+    assert v[np.zeros(0, np.int64)].shape == (0, x.shape[1]) and v[5:5].shape == (0, x.shape[1])
+    with pytest.raises(IndexError):
+        v[np.array([len(x)])]
+    # float indexes keep serving the floats themselves
+    flat = x[:500]
+    for kind in ("flat", "hnsw"):
+        assert ix.serving_vectors(ix.make_faiss(flat, x.shape[1], kind), flat) is flat
+
+
+def test_an_8bit_library_serves_codes_and_builds_from_floats(tmp_path, seed_index_dir, embedder, monkeypatch):
+    """Saved, loaded and after an add, an 8-bit index reads vectors from its codes; what is saved
+    and carried over is still the exact floats (decoded vectors never reach a file)."""
+    import shutil
+    from qa import store
+    monkeypatch.setattr(ix, "EXACT_MAX", 2)
+    monkeypatch.setattr(ix, "SQ8_MIN", 3)  # the seeds' sentences and paragraphs are "large" and coded
+    d = tmp_path / "index"
+    shutil.copytree(seed_index_dir, d)
+    lib = Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
+    floats0 = np.array(ix.exact_vectors(lib.index.sent_vecs))
+    a = tmp_path / "a.txt"
+    a.write_text("Harbour news\n\nThe harbour master said the ferry will run twice a day from May. "
+                 "Fares stay the same.\n", "utf-8")
+    lib.add([a])  # flat -> 8-bit: made anew from the floats, then served from its codes
+    first = lib.index
+    assert ix._kind_of(first.faiss) == "ivf-sq8" and ix._kind_of(first.faiss_para) == "ivf-sq8"
+    assert isinstance(first.sent_vecs, ix.CodedVectors) and isinstance(first.para_vecs, ix.CodedVectors)
+    saved1 = np.load(d / store.read_manifest(d)["data"] / "sentence_vectors.npy")
+    assert np.array_equal(saved1[:len(floats0)], floats0)
+
+    reopened = Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
+    index = reopened.index
+    assert isinstance(index.sent_vecs, ix.CodedVectors) and isinstance(index.para_vecs, ix.CodedVectors)
+    assert np.array_equal(ix.exact_vectors(index.sent_vecs), saved1)
+    assert np.allclose(index.sent_vecs[np.arange(len(index))], saved1, atol=0.05)
+    assert index.para_vecs[index.sent[:, 1]].shape == (len(index), index.dim)
+    assert reopened.ask(CARD_QUESTION).quotes[0].text.startswith("Russia is not a member")
+
+    made = []
+    real_make = ix.make_faiss
+    monkeypatch.setattr(ix, "make_faiss", lambda *a, **k: made.append(1) or real_make(*a, **k))
+    b = tmp_path / "b.txt"
+    b.write_text("Library hours\n\nThe town library opens on Sundays from next week. "
+                 "Volunteers will staff the desk.\n", "utf-8")
+    reopened.add([b])
+    after = reopened.index
+    assert not made, "FAISS was rebuilt instead of extended (carried rows compared decoded?)"
+    assert isinstance(after.sent_vecs, ix.CodedVectors) and after.faiss.ntotal == len(after) == len(saved1) + 2
+    saved2 = np.load(d / store.read_manifest(d)["data"] / "sentence_vectors.npy")
+    assert np.array_equal(saved2[:len(saved1)], saved1)  # the old rows' exact floats, not their codes
+    assert np.array_equal(ix.exact_vectors(after.sent_vecs), saved2)
+    assert "library opens on Sundays" in reopened.ask("When does the library open on Sundays?").quotes[0].text
