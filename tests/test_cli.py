@@ -91,3 +91,20 @@ def test_build_from_a_folder(tmp_path):
     assert "2 articles" in r.stdout
     r = run("build", "--seeds", str(SEEDS), "--index", str(tmp_path / "ix"))
     assert "0 articles embedded" in r.stdout
+
+
+def test_eval_calibrate_reports_the_threshold_it_would_pick(index_copy, tmp_path):
+    qs = tmp_path / "q.jsonl"
+    qs.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "a1", "question": CARD_QUESTION, "support": ["Russia is not a member"]},
+        {"id": "a2", "question": "How many air strikes has the U.S. carried out in Iraq?", "support": ["90 air strikes"]},
+        {"id": "u1", "question": "How do you make borscht?", "support": []}]) + "\n", "utf-8")
+    r = run("eval", str(qs), "--index", str(index_copy), "--json", "--calibrate", "all")
+    assert r.returncode == 0, r.stderr
+    cal = json.loads(r.stdout)["calibration"]
+    assert cal["on"] == "all" and cal["errors"] == 0 and cal["recall_unanswerable"] == 1.0
+    assert cal["all"]["false_abstentions"] == 0 and cal["all"]["abstention_rate_unanswerable"] == 1.0
+    odd = run("eval", str(qs), "--index", str(index_copy), "--calibrate", "odd")  # a1, u1: both kinds
+    assert odd.returncode == 0 and "calibrated on odd questions: threshold" in odd.stdout
+    even = run("eval", str(qs), "--index", str(index_copy), "--calibrate", "even")  # a2 alone
+    assert even.returncode == 1 and even.stderr.startswith("qa: calibration needs both")
