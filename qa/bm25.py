@@ -19,9 +19,6 @@ from typing import Callable
 import numpy as np
 
 _stemmer = None
-_stemmer = None
-
-
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _stop: frozenset | None = None
 
