@@ -25,7 +25,7 @@ and 10k, with fewer questions and a smaller peer corpus.
 - recall@10 (100k and 1M): for 200 questions, the exact top 10 by cosine over
   all stored float sentence vectors (the .npy file) against what search sees:
   FAISS's 100 candidates (qa.search.CANDIDATES) re-scored from
-  `Index.sent_vecs`, top 10 of those (`recall_at_10`; for the 8-bit IVF these
+  `Index.sent_vecs`, top 10 of those (`recall_at_10`; for the IVF over fp16 codes these
   are its codes decoded, `recall_at_10_float_rescore` the same re-scored from
   the float file instead); `recall_at_10_faiss` is FAISS's own top 10;
   `recall_sweep` the same at other settings of the search knob (IVF nprobe,
@@ -97,7 +97,7 @@ def synthetic_key() -> str:
     """What a synthetic index depends on besides its size: made again when this changes."""
     from qa import index as ix
     return (f"v4 hubness jitter {JITTER} flat<={ix.EXACT_MAX} hnsw M{ix.HNSW_M} efC{ix.EF_CONSTRUCTION} "
-            f"ivf-sq8>{ix.SQ8_MIN}")
+            f"ivf-fp16>{ix.CODED_MIN}")
 
 
 def norm(s: str) -> str:

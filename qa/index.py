@@ -50,7 +50,7 @@ class Index:
     sent: np.ndarray  # int32 [n, 4]: entry row, paragraph row, start, end (offsets in article.text)
     para: np.ndarray  # int32 [m, 2]: entry row, paragraph number within the article
     # float32 [n, dim], normalised: in RAM while building; once saved or loaded memory-mapped from
-    # the generation's file, or for an 8-bit approximate FAISS index decoded from its codes
+    # the generation's file, or for a FAISS index over codes (the IVF) decoded from them
     # (`CodedVectors`; `exact_vectors` gives the floats behind)
     sent_vecs: np.ndarray
     para_vecs: np.ndarray  # float32 [m, dim], normalised (title + paragraph); as sent_vecs
@@ -132,23 +132,28 @@ class Index:
 # - up to EXACT_MAX vectors, exact inner product: a flat scan costs about
 #   0.1 ms per 1,000 vectors on one core, cheap next to embedding the question;
 # - above, HNSW graph search over the float vectors (about 0.6 ms at 100k);
-# - above SQ8_MIN, an inverted file (IVF, about 4 sqrt(n) k-means lists, NPROBE
-#   of them searched) over 8-bit scalar-quantised codes, so that 1M x 384
-#   vectors take 0.4 GB instead of 1.5 GB (the float vectors stay on disk,
-#   memory-mapped, and only the candidates' rows are read). HNSW over the same
-#   codes found only 0.69 of the exact top 10 at 1M (0.79 with efSearch 512),
-#   with a 0.26 GB graph on top; the IVF finds 0.99 in about 1 ms. The threshold
-#   is low enough that the paragraphs of a million sentences (~200k) are coded
-#   too: their float copy in an HNSW graph was 0.3 GB.
+# - above CODED_MIN, an inverted file (IVF, about 4 sqrt(n) k-means lists, NPROBE
+#   of them searched) over 16-bit float codes (FAISS SQfp16): 1M x 384 vectors
+#   take 0.77 GB in RAM, and search re-scores its candidates from these codes
+#   (`CodedVectors`), so the 1.5 GB float file is never read while serving.
+#   Re-scoring from the float file, memory-mapped, touched a few thousand rows a
+#   question and the kernel maps the pages around each: after 200 questions
+#   nearly the whole file was resident (RSS 2.6 GB at 1M). 8-bit codes (SQ8,
+#   0.4 GB) were tried first: their error (about 5e-4 on a score) is as large as
+#   the gap between the 10th and 11th best sentence, so re-scored from them only
+#   0.9725 of the exact top 10 was found at 1M (FAISS's own top 10, 0.99 when
+#   re-scored from the floats); fp16 codes differ from the floats by about 1e-5.
+#   HNSW over 8-bit codes found only 0.69 at 1M (0.79 with efSearch 512), with a
+#   0.26 GB graph on top. The threshold is low enough that the paragraphs of a
+#   million sentences (~200k) are coded too: their float copy in an HNSW graph
+#   was 0.3 GB.
 # search.py takes 100 candidates and re-scores them (and their neighbours) from
-# `Index.sent_vecs`: the float vectors, memory-mapped, for flat and HNSW; for
-# the 8-bit IVF its codes decoded (`CodedVectors`), since reading a few thousand
-# float rows a question left nearly all of a 1.5 GB file resident after a few
-# hundred questions. bench.py's recall@10 measures what search sees.
+# `Index.sent_vecs`: the float vectors, memory-mapped, for flat and HNSW; the
+# IVF's codes decoded for the IVF. bench.py's recall@10 measures what search sees.
 # Adding articles extends an approximate index with `add` (see `_carry_faiss`):
 # HNSW needs no training, and the IVF keeps the lists it was trained with.
 EXACT_MAX = 50_000
-SQ8_MIN = 150_000
+CODED_MIN = 150_000
 HNSW_M = 32
 EF_CONSTRUCTION = 80  # faiss's default is 40; at 100k this graph finds 0.997 of the exact top 10
 EF_SEARCH = 128
@@ -157,13 +162,15 @@ _CHUNK = 65_536  # rows converted and added at a time, so a memory-mapped matrix
 
 
 def faiss_kind(n: int) -> str:
-    return "flat" if n <= EXACT_MAX else "hnsw" if n <= SQ8_MIN else "ivf-sq8"
+    return "flat" if n <= EXACT_MAX else "hnsw" if n <= CODED_MIN else "ivf-fp16"
 
 
 def _kind_of(fx) -> str:
     import faiss
     if isinstance(fx, faiss.IndexIVFScalarQuantizer):
-        return "ivf-sq8"
+        if fx.sq.qtype == faiss.ScalarQuantizer.QT_fp16:
+            return "ivf-fp16"
+        return "ivf-sq8"  # generations written before fp16 codes; replaced at their next change
     if isinstance(fx, faiss.IndexHNSWSQ):
         return "hnsw-sq8"  # generations written before the IVF; replaced at their next change
     if isinstance(fx, faiss.IndexHNSW):
@@ -172,16 +179,17 @@ def _kind_of(fx) -> str:
 
 
 class CodedVectors:
-    """The vectors an 8-bit FAISS index holds, read as a float32 matrix [n, dim]: what search
-    re-scores its candidates with when the index is approximate and coded (`serving_vectors`).
+    """The vectors a coded FAISS index holds, read as a float32 matrix [n, dim]: what search
+    re-scores its candidates with when the index is an IVF over codes (`serving_vectors`).
 
-    A million sentences' float file is 1.5 GB; their 8-bit codes are already in RAM inside
-    FAISS. Reading candidates' rows from the memory-mapped floats left nearly the whole file
+    A million sentences' float file is 1.5 GB; their codes are already in RAM inside FAISS.
+    Reading candidates' rows from the memory-mapped floats left nearly the whole file
     resident after a few hundred questions (the kernel maps the pages around every row it
     reads), so such an index decodes rows from its codes instead (an 8-byte-a-row direct map
-    says where each row's code is). Decoded vectors differ from the floats by the quantisation
-    step (about 5e-4 a component); `floats` is the exact matrix, memory-mapped and never read
-    by search: building (re-used rows, extending FAISS) and bench's ground truth use it.
+    says where each row's code is). Decoded vectors differ from the floats by the code's
+    step: about 1e-5 a component for fp16, 5e-4 for 8-bit codes; `floats` is the exact
+    matrix, memory-mapped and never read by search: building (re-used rows, extending FAISS)
+    and bench's ground truth use it.
 
     Read-only. Supports len(), .shape, .dtype, v[i], v[int array] (any order, repeats),
     v[bool mask], v[i:j:k], v[rows, cols] and np.asarray(v) (decodes every row)."""
@@ -251,9 +259,10 @@ def exact_vectors(vecs):
 
 
 def serving_vectors(fx, floats: np.ndarray):
-    """What search reads an index's vectors from: for an 8-bit approximate FAISS index its
-    codes (`CodedVectors`, with `floats` kept behind them), else `floats` themselves."""
-    if fx is not None and _kind_of(fx) in ("ivf-sq8", "hnsw-sq8") and int(fx.ntotal) == len(floats):
+    """What search reads an index's vectors from: for a FAISS index over codes (IVF fp16 or
+    8-bit, HNSW 8-bit) its codes (`CodedVectors`, with `floats` kept behind them), else
+    `floats` themselves (flat and HNSW: the float vectors, memory-mapped)."""
+    if fx is not None and _kind_of(fx) in ("ivf-fp16", "ivf-sq8", "hnsw-sq8") and int(fx.ntotal) == len(floats):
         return CodedVectors(fx, floats)
     return floats
 
@@ -299,8 +308,9 @@ def make_faiss(vecs: np.ndarray, dim: int, kind: str | None = None):
     elif kind == "hnsw":
         fx = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         fx.hnsw.efConstruction = EF_CONSTRUCTION
-    elif kind == "ivf-sq8":
-        fx = faiss.index_factory(dim, f"IVF{n_lists(len(vecs))},SQ8", faiss.METRIC_INNER_PRODUCT)
+    elif kind in ("ivf-fp16", "ivf-sq8"):  # 8-bit: generations before fp16, and tests
+        code = "SQfp16" if kind == "ivf-fp16" else "SQ8"
+        fx = faiss.index_factory(dim, f"IVF{n_lists(len(vecs))},{code}", faiss.METRIC_INNER_PRODUCT)
     else:
         raise ValueError(f"unknown FAISS index kind {kind!r}")
     _search_params(fx)
@@ -582,8 +592,8 @@ def load(data_dir: Path, manifest: dict) -> Index:
         hub = np.load(data_dir / "sentence_hubness.npy") if (data_dir / "sentence_hubness.npy").exists() \
             else None  # older generations: worked out on first use (qa.search.sentence_hubness)
         # Memory-mapped: search reads only its candidates' rows, so a large index
-        # is served without holding every float vector in RAM (and an 8-bit one reads
-        # them from its codes instead: `serving_vectors`).
+        # is served without holding every float vector in RAM (and an IVF over codes
+        # reads them from its codes instead: `serving_vectors`).
         sent_vecs = np.load(data_dir / "sentence_vectors.npy", mmap_mode="r")
         para_vecs = np.load(data_dir / "paragraph_vectors.npy", mmap_mode="r")
         fx = faiss.read_index(str(data_dir / "sentences.faiss"))
@@ -605,7 +615,7 @@ def load(data_dir: Path, manifest: dict) -> Index:
             or (who is not None and who.shape != (len(sent), 3)) \
             or (hub is not None and hub.shape != (len(sent),)):
         raise IndexFileError(f"{data_dir}: index files disagree with the manifest (model {manifest['model']}, dim {dim})")
-    try:  # an 8-bit index serves its vectors from its codes; the float files stay mapped behind
+    try:  # an index over codes serves its vectors from them; the float files stay mapped behind
         sent_vecs, para_vecs = serving_vectors(fx, sent_vecs), serving_vectors(fxp, para_vecs)
     except (RuntimeError, ValueError) as e:
         raise IndexFileError(f"{data_dir}: damaged index file ({e.__class__.__name__}: {str(e)[:120]})") from e
