@@ -410,6 +410,10 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
     embedded: list[str] = []
     new_entries = []
     names = _Names()
+    # The new articles' sentences and titled paragraphs are embedded together once all are read:
+    # the model batches texts of like length across articles, not article by article.
+    pending: list[tuple[int, int, int]] = []  # (part, its sentences, its sentences + paragraphs)
+    to_embed: list[str] = []
     if old is not None:  # rows are grouped by article: slices, not a mask per article
         s_bounds = np.searchsorted(old.column(0), np.arange(len(old.entries) + 1), side="left")
         p_bounds = np.searchsorted(old.para[:, 0], np.arange(len(old.entries) + 1), side="left")
@@ -429,20 +433,22 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
             new_entries.append(Entry(a, entry.origin, entry.file))
             continue
         if progress:
-            progress(len(embedded) / max(1, len(todo)), f"embedding {a.title[:60]}")
+            progress(0.1 * len(embedded) / max(1, len(todo)), f"reading {a.title[:60]}")
         rows, texts = [], []
         for k, p in enumerate(a.paragraphs):
             base = a.paragraph_start(k)
             for s, e in sentences.split(p):
                 rows.append((row, k, base + s, base + e))
                 texts.append(p[s:e])
-        vecs = embedder.encode(texts + [paragraph_unit(a, k) for k in range(len(a.paragraphs))])
         who = entry.who if entry.who is not None and len(entry.who) == len(rows) else \
             attribution_rows(a, [(r[2], r[3]) for r in rows])
-        parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), vecs[:len(texts)], vecs[len(texts):],
+        pending.append((len(parts), len(texts), len(texts) + len(a.paragraphs)))
+        to_embed += texts + [paragraph_unit(a, k) for k in range(len(a.paragraphs))]
+        parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), None, None,
                       names.codes(who), np.full(len(rows), -1), np.full(len(a.paragraphs), -1)))
         new_entries.append(Entry(a, entry.origin, entry.file))
         embedded.append(a.id)
+    _embed_into(parts, pending, to_embed, embedder, progress)
 
     dim = old.dim if old is not None and not todo and old.model == embedder.name else embedder.dim
     sent_rows, para_rows, para_offset = [], [], 0
@@ -470,6 +476,27 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
     _attach_bm25(index, old, *src)
     _attach_hubness(index, old, src[0])
     return index, embedded
+
+
+EMBED_CHUNK = 2048  # texts embedded per call: progress is reported between calls
+
+
+def _embed_into(parts: list, pending: list[tuple[int, int, int]], texts: list[str], embedder,
+                progress: Callable[[float, str], None] | None) -> None:
+    """Embed `texts` (the new articles' sentences then paragraphs, article after article) and
+    put each article's vectors into its part."""
+    if not texts:
+        return
+    chunks = []
+    for i in range(0, len(texts), EMBED_CHUNK):
+        if progress:
+            progress(0.1 + 0.85 * i / len(texts), f"embedding {i:,} of {len(texts):,} sentences and paragraphs")
+        chunks.append(embedder.encode(texts[i:i + EMBED_CHUNK]))
+    vecs = np.concatenate(chunks)
+    at = 0
+    for j, n_sent, n_all in pending:
+        parts[j] = (parts[j][0], vecs[at:at + n_sent], vecs[at + n_sent:at + n_all], *parts[j][3:])
+        at += n_all
 
 
 def _attach_hubness(index: Index, old: Index | None, sent_src: np.ndarray | None) -> None:
