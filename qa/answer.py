@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from itertools import islice
 
 from . import followup, sourcing
-from .dedupe import near_duplicates
+from .dedupe import NearDuplicates
 from .quotes import Quote, iter_quotes
 from .search import WEIGHTS, search
 
@@ -144,16 +143,16 @@ def relevance(hit, weights: dict | None = None) -> float:
 
 
 def _distinct_quotes(index, hits, query: str, k: int) -> list[Quote]:
-    """The first `k` quotes of `hits` once near-identical ones are merged ("N sources"): more
-    sentences are quoted only when some merged."""
-    more = iter_quotes(index, hits, query, first=k)
-    made = list(islice(more, k))
-    while True:
-        groups = near_duplicates([q.text for q in made])
-        extra = list(islice(more, k - len(groups))) if len(groups) < k else []
-        if not extra:
-            return _with_sources(index, made, groups)[:k]
-        made += extra
+    """Quotes of `hits` until `k` distinct ones: near-identical quotes merge ("N sources"), and
+    a further sentence is quoted only when one did."""
+    made: list[Quote] = []
+    nd = NearDuplicates()
+    for q in iter_quotes(index, hits, query, first=k):
+        made.append(q)
+        nd.add(q.text)
+        if len(nd.groups) >= k:
+            break
+    return _with_sources(index, made, nd.groups)
 
 
 def _with_sources(index, quotes: list[Quote], groups: list[list[int]]) -> list[Quote]:
