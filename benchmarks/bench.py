@@ -95,9 +95,9 @@ def rss_mb() -> dict[str, float]:
 
 def synthetic_key() -> str:
     """What a synthetic index depends on besides its size: made again when this changes."""
-    from qa import index as ix
-    return (f"v4 hubness jitter {JITTER} flat<={ix.EXACT_MAX} hnsw M{ix.HNSW_M} efC{ix.EF_CONSTRUCTION} "
-            f"ivf-fp16>{ix.CODED_MIN}")
+    from qa import vectors as vx
+    return (f"v4 hubness jitter {JITTER} flat<={vx.EXACT_MAX} hnsw M{vx.HNSW_M} efC{vx.EF_CONSTRUCTION} "
+            f"ivf-fp16>{vx.CODED_MIN}")
 
 
 def norm(s: str) -> str:
@@ -144,6 +144,7 @@ def synthetic(name: str, n: int, base) -> Path:
     """An index of about `n` sentences made from copies of `base` (see the module docstring)."""
     import numpy as np
     from qa import index as ix
+    from qa import vectors as vx
     from qa import store
     from qa.articles import parse_bytes
     d = DATA / f"index-{name}"
@@ -192,8 +193,8 @@ def synthetic(name: str, n: int, base) -> Path:
             rows[:, 2:] += (np.array([b.paragraph_start(int(i)) - a.paragraph_start(int(i)) for i in k])[:, None])
             rows[:, 1] = k  # paragraph within the article; made global below
             sent_rows.append(rows)
-            pv = ix.exact_vectors(base.para_vecs)[base.para[:, 0] == r]
-            sv = ix.exact_vectors(base.sent_vecs)[sm]
+            pv = vx.exact_vectors(base.para_vecs)[base.para[:, 0] == r]
+            sv = vx.exact_vectors(base.sent_vecs)[sm]
             if copy:
                 sv = sv + rng.standard_normal(sv.shape).astype(np.float32) * (JITTER / np.sqrt(sv.shape[1]))
                 pv = pv + rng.standard_normal(pv.shape).astype(np.float32) * (JITTER / np.sqrt(pv.shape[1]))
@@ -215,7 +216,7 @@ def synthetic(name: str, n: int, base) -> Path:
     del sent_vecs, para_vecs
     log(f"{name}: {len(index):,} sentences in {len(entries):,} articles; BM25 ...")
     ix._attach_bm25(index)
-    log(f"{name}: FAISS ({ix.faiss_kind(len(index))}) ... {time.perf_counter() - t0:.0f}s")
+    log(f"{name}: FAISS ({vx.faiss_kind(len(index))}) ... {time.perf_counter() - t0:.0f}s")
     tmp = DATA / f".index-{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     gen = tmp / "data-000001"
@@ -260,7 +261,7 @@ def serve(index_dir: str, questions_file: str, recall: bool) -> dict:
            "onnx_query": emb.query_encoder is not None}
     if recall:  # after RSS: the exact ground truth reads the whole float file
         from qa import store
-        from qa.index import faiss_kind
+        from qa.vectors import faiss_kind
         from qa.search import CANDIDATES
         # the float vectors as saved, not `index.sent_vecs` (for an 8-bit index its decoded codes)
         floats = np.load(Path(index_dir) / store.read_manifest(Path(index_dir))["data"] / "sentence_vectors.npy",

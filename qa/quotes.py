@@ -12,7 +12,6 @@ What is left out: ranking (`qa.search`) and abstention (`qa.answer`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Iterator
 
 import numpy as np

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .hubness import REFRESH_MAX, hubness
-from .index import Index, _kind_of, tokenize
+from .bm25 import tokenize
+from .index import Index
+from .vectors import kind_of
 
 # Fusion weights; `python -m qa eval` and benchmarks/squad.py measure them.
 # Fitted by coordinate ascent (benchmarks/tune.py) on a joint objective: P@1 + MRR@10 on
@@ -293,7 +295,7 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
 
     per_list = n_candidates or EXACT_CANDIDATES
     c = min(per_list, n)
-    dense_c = min(n_candidates or (EXACT_CANDIDATES if _kind_of(index.faiss) == "flat" else CANDIDATES), n)
+    dense_c = min(n_candidates or (EXACT_CANDIDATES if kind_of(index.faiss) == "flat" else CANDIDATES), n)
     _, ids = index.faiss.search(q, dense_c)
     cp = min(max(10, per_list // 5), len(index.para))
     lex_s = _bm25_scores(index.bm25_sent, tokens)

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import qa.index as ix
+import qa.vectors as vx
+from qa.bm25 import tokenize
 from qa import Library
 from qa.embed import Embedder
 
@@ -24,9 +26,9 @@ def test_approximate_index_finds_what_exact_finds(kind):
     rng = np.random.default_rng(1)
     q = x[:200] + 0.05 * rng.standard_normal((200, x.shape[1])).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    _, exact = ix.make_faiss(x, x.shape[1], "flat").search(q, 10)
-    approx_ix = ix.make_faiss(x, x.shape[1], kind)
-    assert ix._kind_of(approx_ix) == kind
+    _, exact = vx.make_faiss(x, x.shape[1], "flat").search(q, 10)
+    approx_ix = vx.make_faiss(x, x.shape[1], kind)
+    assert vx.kind_of(approx_ix) == kind
     _, approx = approx_ix.search(q, 10)
     assert (approx[:, 0] == exact[:, 0]).mean() >= 0.99
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
@@ -34,9 +36,9 @@ def test_approximate_index_finds_what_exact_finds(kind):
 
 
 def test_kind_follows_size(monkeypatch):
-    assert ix.faiss_kind(10) == "flat"
-    assert ix.faiss_kind(ix.EXACT_MAX + 1) == "hnsw"
-    assert ix.faiss_kind(ix.CODED_MIN + 1) == "ivf-fp16"
+    assert vx.faiss_kind(10) == "flat"
+    assert vx.faiss_kind(vx.EXACT_MAX + 1) == "hnsw"
+    assert vx.faiss_kind(vx.CODED_MIN + 1) == "ivf-fp16"
 
 
 class Counting:
@@ -55,7 +57,7 @@ class Counting:
 
 def test_adding_to_an_approximate_index_extends_it(tmp_path, seed_index_dir, embedder, monkeypatch):
     import shutil
-    monkeypatch.setattr(ix, "EXACT_MAX", 10)  # the seeds' sentences and paragraphs are "large"
+    monkeypatch.setattr(vx, "EXACT_MAX", 10)  # the seeds' sentences and paragraphs are "large"
     d = tmp_path / "index"
     shutil.copytree(seed_index_dir, d)
     counting = Counting(embedder)
@@ -66,11 +68,11 @@ def test_adding_to_an_approximate_index_extends_it(tmp_path, seed_index_dir, emb
                  "Fares stay the same.\n", "utf-8")
     lib.add([a])
     first = lib.index
-    assert ix._kind_of(first.faiss) == "hnsw" and first.faiss.ntotal == len(first) > n0
+    assert vx.kind_of(first.faiss) == "hnsw" and first.faiss.ntotal == len(first) > n0
 
     made = []
-    real_make = ix.make_faiss
-    monkeypatch.setattr(ix, "make_faiss", lambda *a, **k: made.append(1) or real_make(*a, **k))
+    real_make = vx.make_faiss
+    monkeypatch.setattr(vx, "make_faiss", lambda *a, **k: made.append(1) or real_make(*a, **k))
     before = counting.texts
     b = tmp_path / "b.txt"
     b.write_text("Library hours\n\nThe town library opens on Sundays from next week. "
@@ -80,13 +82,13 @@ def test_adding_to_an_approximate_index_extends_it(tmp_path, seed_index_dir, emb
     assert lib.last_embedded == [second.entries[-1].article.id]
     assert counting.texts - before == 2 + 1  # its two sentences and its one paragraph, nothing else
     assert not made, "FAISS was rebuilt instead of extended"
-    assert ix._kind_of(second.faiss) == "hnsw" and second.faiss.ntotal == len(second)
+    assert vx.kind_of(second.faiss) == "hnsw" and second.faiss.ntotal == len(second)
     assert second.faiss_para.ntotal == len(second.para)
     assert first.faiss.ntotal == len(first)  # the old index was copied, not changed under its readers
     assert isinstance(second.sent_vecs, np.memmap) and isinstance(second.para_vecs, np.memmap)
 
     reopened = Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
-    assert ix._kind_of(reopened.index.faiss) == "hnsw"
+    assert vx.kind_of(reopened.index.faiss) == "hnsw"
     ans = reopened.ask("When does the library open on Sundays?")
     assert "library opens on Sundays" in ans.quotes[0].text
     assert reopened.ask(CARD_QUESTION).quotes[0].text.startswith("Russia is not a member")
@@ -128,7 +130,7 @@ def _scores(bm, terms):
 def test_bm25_from_term_counts_equals_bm25s(seed_library):
     import bm25s
     index = seed_library.index
-    tokens = ix.tokenize([index.sentence_text(i) for i in range(len(index))]) + [[]]
+    tokens = tokenize([index.sentence_text(i) for i in range(len(index))]) + [[]]
     ref = bm25s.BM25()
     ref.index([t or [""] for t in tokens], show_progress=False)
     ours = ix.TermCounts.of(tokens).bm25()
@@ -204,10 +206,10 @@ def test_who_is_stored_compactly_and_old_generations_still_load(fresh_library, t
 @pytest.mark.parametrize("kind, rms, worst", [("ivf-sq8", 2e-3, 0.05), ("ivf-fp16", 2e-5, 5e-4)])
 def test_a_coded_index_serves_its_vectors_decoded_from_its_codes(kind, rms, worst):
     x = _clustered(4000)
-    fx = ix.make_faiss(x, x.shape[1], kind)
-    assert ix._kind_of(fx) == kind
-    v = ix.serving_vectors(fx, x)
-    assert isinstance(v, ix.CodedVectors) and ix.exact_vectors(v) is x
+    fx = vx.make_faiss(x, x.shape[1], kind)
+    assert vx.kind_of(fx) == kind
+    v = vx.serving_vectors(fx, x)
+    assert isinstance(v, vx.CodedVectors) and vx.exact_vectors(v) is x
     assert len(v) == len(x) and v.shape == x.shape and v.dtype == np.float32
     d = np.asarray(v) - x
     assert np.sqrt((d ** 2).mean()) < rms and np.abs(d).max() < worst
@@ -229,7 +231,7 @@ def test_a_coded_index_serves_its_vectors_decoded_from_its_codes(kind, rms, wors
     # float indexes keep serving the floats themselves
     flat = x[:500]
     for kind in ("flat", "hnsw"):
-        assert ix.serving_vectors(ix.make_faiss(flat, x.shape[1], kind), flat) is flat
+        assert vx.serving_vectors(vx.make_faiss(flat, x.shape[1], kind), flat) is flat
 
 
 def test_a_coded_library_serves_codes_and_builds_from_floats(tmp_path, seed_index_dir, embedder, monkeypatch):
@@ -237,41 +239,41 @@ def test_a_coded_library_serves_codes_and_builds_from_floats(tmp_path, seed_inde
     saved and carried over is still the exact floats (decoded vectors never reach a file)."""
     import shutil
     from qa import store
-    monkeypatch.setattr(ix, "EXACT_MAX", 2)
-    monkeypatch.setattr(ix, "CODED_MIN", 3)  # the seeds' sentences and paragraphs are "large" and coded
+    monkeypatch.setattr(vx, "EXACT_MAX", 2)
+    monkeypatch.setattr(vx, "CODED_MIN", 3)  # the seeds' sentences and paragraphs are "large" and coded
     d = tmp_path / "index"
     shutil.copytree(seed_index_dir, d)
     lib = Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
-    floats0 = np.array(ix.exact_vectors(lib.index.sent_vecs))
+    floats0 = np.array(vx.exact_vectors(lib.index.sent_vecs))
     a = tmp_path / "a.txt"
     a.write_text("Harbour news\n\nThe harbour master said the ferry will run twice a day from May. "
                  "Fares stay the same.\n", "utf-8")
     lib.add([a])  # flat -> IVF: made anew from the floats, then served from its codes
     first = lib.index
-    assert ix._kind_of(first.faiss) == "ivf-fp16" and ix._kind_of(first.faiss_para) == "ivf-fp16"
-    assert isinstance(first.sent_vecs, ix.CodedVectors) and isinstance(first.para_vecs, ix.CodedVectors)
+    assert vx.kind_of(first.faiss) == "ivf-fp16" and vx.kind_of(first.faiss_para) == "ivf-fp16"
+    assert isinstance(first.sent_vecs, vx.CodedVectors) and isinstance(first.para_vecs, vx.CodedVectors)
     saved1 = np.load(d / store.read_manifest(d)["data"] / "sentence_vectors.npy")
     assert np.array_equal(saved1[:len(floats0)], floats0)
 
     reopened = Library(index_dir=d, seeds_dir=SEEDS, embedder=embedder)
     index = reopened.index
-    assert isinstance(index.sent_vecs, ix.CodedVectors) and isinstance(index.para_vecs, ix.CodedVectors)
-    assert np.array_equal(ix.exact_vectors(index.sent_vecs), saved1)
+    assert isinstance(index.sent_vecs, vx.CodedVectors) and isinstance(index.para_vecs, vx.CodedVectors)
+    assert np.array_equal(vx.exact_vectors(index.sent_vecs), saved1)
     assert np.allclose(index.sent_vecs[np.arange(len(index))], saved1, atol=5e-4)
     assert index.para_vecs[index.sent[:, 1]].shape == (len(index), index.dim)
     assert reopened.ask(CARD_QUESTION).quotes[0].text.startswith("Russia is not a member")
 
     made = []
-    real_make = ix.make_faiss
-    monkeypatch.setattr(ix, "make_faiss", lambda *a, **k: made.append(1) or real_make(*a, **k))
+    real_make = vx.make_faiss
+    monkeypatch.setattr(vx, "make_faiss", lambda *a, **k: made.append(1) or real_make(*a, **k))
     b = tmp_path / "b.txt"
     b.write_text("Library hours\n\nThe town library opens on Sundays from next week. "
                  "Volunteers will staff the desk.\n", "utf-8")
     reopened.add([b])
     after = reopened.index
     assert not made, "FAISS was rebuilt instead of extended (carried rows compared decoded?)"
-    assert isinstance(after.sent_vecs, ix.CodedVectors) and after.faiss.ntotal == len(after) == len(saved1) + 2
+    assert isinstance(after.sent_vecs, vx.CodedVectors) and after.faiss.ntotal == len(after) == len(saved1) + 2
     saved2 = np.load(d / store.read_manifest(d)["data"] / "sentence_vectors.npy")
     assert np.array_equal(saved2[:len(saved1)], saved1)  # the old rows' exact floats, not their codes
-    assert np.array_equal(ix.exact_vectors(after.sent_vecs), saved2)
+    assert np.array_equal(vx.exact_vectors(after.sent_vecs), saved2)
     assert "library opens on Sundays" in reopened.ask("When does the library open on Sundays?").quotes[0].text
