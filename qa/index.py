@@ -27,9 +27,6 @@ from .articles import Article
 from .hubness import REFRESH_MAX, hubness
 from .store import IndexFileError
 
-_STOPWORDS = "en"
-
-
 @dataclass
 class Entry:
     """An article as the index holds it: where it came from and where its file is stored."""

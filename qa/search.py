@@ -173,6 +173,15 @@ def _plain(vecs):
     return vecs.view(np.ndarray) if isinstance(vecs, np.memmap) else vecs
 
 
+def _posting_list(bm, term: str) -> np.ndarray:
+    """The rows of the documents that hold `term` (none when the index never saw it)."""
+    indptr, indices = _postings(bm)
+    tid = bm.vocab_dict.get(term)
+    if tid is None or tid + 1 >= len(indptr):
+        return indices[:0]
+    return indices[indptr[tid]:indptr[tid + 1]]
+
+
 def _bm25_scores(bm, tokens: list[str]) -> np.ndarray | None:
     known = [t for t in tokens if t in bm.vocab_dict]
     if not known:
@@ -197,11 +206,9 @@ def _idf(bm, tokens: list[str], unknown: bool = False) -> dict[str, float]:
     by a sentence that says "capital".
     """
     n = max(1, bm.scores["num_docs"])
-    indptr, _ = _postings(bm)
     out = {}
     for t in tokens:
-        tid = bm.vocab_dict.get(t)
-        df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
+        df = len(_posting_list(bm, t))
         if df or unknown:
             out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
     return out
@@ -225,13 +232,9 @@ def terms_in(bm, terms: list[str], rows: np.ndarray) -> np.ndarray:
     (no sentence is tokenized again)."""
     rows = np.asarray(rows, dtype=np.int64)
     out = np.zeros((len(rows), len(terms)), dtype=bool)
-    indptr, indices = _postings(bm)
     sorted_ = _postings_sorted(bm)
     for j, t in enumerate(terms):
-        tid = bm.vocab_dict.get(t)
-        if tid is None or tid + 1 >= len(indptr):
-            continue
-        post = indices[indptr[tid]:indptr[tid + 1]]
+        post = _posting_list(bm, t)
         if not len(post):
             continue
         if sorted_:  # binary search of the rows in the postings
@@ -245,12 +248,9 @@ def terms_in(bm, terms: list[str], rows: np.ndarray) -> np.ndarray:
 def sentences_with(index: Index, word: str) -> np.ndarray:
     """Rows of the sentences that hold `word` (as the index tokenizes it), from the postings."""
     toks = tokenize([word])[0]
-    bm = index.bm25_sent
-    tid = bm.vocab_dict.get(toks[0]) if len(toks) == 1 else None
-    indptr, indices = _postings(bm)
-    if tid is None or tid + 1 >= len(indptr):
+    if len(toks) != 1:
         return np.zeros(0, dtype=np.int64)
-    return np.asarray(indices[indptr[tid]:indptr[tid + 1]], dtype=np.int64)
+    return np.asarray(_posting_list(index.bm25_sent, toks[0]), dtype=np.int64)
 
 
 def _coverage(bm, tokens: list[str], rows: np.ndarray) -> np.ndarray:

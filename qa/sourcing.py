@@ -72,22 +72,21 @@ def is_person(index, name: str, scan: int = 200) -> bool:
     words = _words(name)
     if not words:
         return False
-    surname = re.sub(r"['’]s$", "", words[-1])
+    surname = _bare(words[-1])
     memo = index.__dict__.setdefault("_qa_is_person", {})
     if surname not in memo:
-        found = False
-        for row in sentences_with(index, surname)[:scan].tolist():
-            _, speaker, _ = index.sentence_who(row)
-            have = _words(speaker or "")
-            if len(have) >= 2 and have[-1] == surname:
-                found = True
-                break
-        memo[surname] = found
+        speakers = (_words(index.sentence_who(row)[1] or "") for row in sentences_with(index, surname)[:scan].tolist())
+        memo[surname] = any(len(have) >= 2 and have[-1] == surname for have in speakers)
     return memo[surname]
 
 
 def _words(s: str) -> list[str]:
     return re.findall(r"[\w’'-]+", s.lower())
+
+
+def _bare(word: str) -> str:
+    """A word without its possessive: "lavrov's" -> "lavrov"."""
+    return re.sub(r"['’]s$", "", word)
 
 
 _TITLE_FILLER = {"the", "a", "an", "of", "to", "for", "and", "s"}
@@ -107,7 +106,7 @@ def speaker_matches(speaker: str | None, wanted: str | None, title: str | None =
     if have[-1] in want:
         return True
     if title:
-        content = {re.sub(r"['’]s$", "", w) for w in want} - _TITLE_FILLER
+        content = {_bare(w) for w in want} - _TITLE_FILLER
         return bool(content) and content <= set(_words(title)) | set(have)
     return False
 
