@@ -45,6 +45,7 @@ What is left out: ranking quality beyond P@1 (benchmarks/squad.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -180,7 +181,8 @@ def synthetic(name: str, n: int, base) -> Path:
             title = a.title if not copy else f"{a.title} ({copy})"
             md = f"# {title}\n\n" + "\n\n".join(paras) + "\n"
             b = parse_bytes(md.encode(), f"c{copy}-{a.id}.md")
-            if [len(p) for p in b.paragraphs] != [len(p) for p in a.paragraphs]:
+            b = dataclasses.replace(b, captions=a.captions)  # same captions: same caption sentence rows
+            if [len(p) for p in b.units] != [len(p) for p in a.units]:
                 continue
             row = len(entries)
             entries.append(ix.Entry(b, "seed", f"articles/{b.id}.md"))

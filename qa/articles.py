@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2  # 2: photo captions are indexed (Article.units)
 EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -46,7 +46,7 @@ class Article:
 
     def __post_init__(self):
         starts, pos = [], 0
-        for p in self.paragraphs:
+        for p in self.units:
             starts.append(pos)
             pos += len(p) + len(PARAGRAPH_SEPARATOR)
         object.__setattr__(self, "_starts", tuple(starts))
@@ -55,8 +55,18 @@ class Article:
     def text(self) -> str:
         return PARAGRAPH_SEPARATOR.join(self.paragraphs)
 
+    @property
+    def units(self) -> tuple[str, ...]:
+        """What the index splits into sentences: the body paragraphs, then the photo captions.
+        A caption's offsets run on past `text` as if it followed the body after a blank line."""
+        return self.paragraphs + self.captions
+
+    def is_caption(self, i: int) -> bool:
+        """Whether unit `i` (of `units`) is a photo caption."""
+        return i >= len(self.paragraphs)
+
     def paragraph_start(self, i: int) -> int:
-        """Offset of paragraph `i` in `text`."""
+        """Offset of unit `i` (a paragraph, or a caption past the last one) in `text`."""
         return self._starts[i]
 
     def to_dict(self) -> dict:
@@ -267,6 +277,19 @@ def _is_boilerplate_tail(block: str) -> bool:
     return len(block) < 100 and not re.search(r"[.!?\"”’'»)]$", block)
 
 
+def _rejoin(body: list[str]) -> list[str]:
+    """Join a block that stops mid-sentence to the next when that one goes on in lower case:
+    some archives break a paragraph after a name ("... Ethiopia's" / "failed in her bid ..."),
+    and neither half is a sentence on its own."""
+    out: list[str] = []
+    for p in body:
+        if out and re.match(r"[a-z]", p) and not re.search(r"[.!?:;\"”’')\]]$", out[-1]):
+            out[-1] = f"{out[-1]} {p}"
+        else:
+            out.append(p)
+    return out
+
+
 def _parse_text(raw: str, name: str) -> dict:
     raw_blocks = _blocks(raw)
     # A plain file may put its title on the first line with the text right under it.
@@ -327,6 +350,7 @@ def _parse_text(raw: str, name: str) -> dict:
 
     while body and (_is_boilerplate_tail(body[-1]) or _BARE_URL.match(body[-1])):
         body.pop()
+    body = _rejoin(body)
     captions, paragraphs = [], []
     for p in body:
         (captions if _is_caption(p, len(paragraphs)) else paragraphs).append(p)

@@ -74,11 +74,11 @@ class Index:
         article = self.entries[a].article
         k = int(self.para[p, 1])  # sentences never cross paragraphs: no need to join the article
         base = article.paragraph_start(k)
-        return article.paragraphs[k][s - base:e - base]
+        return article.units[k][s - base:e - base]
 
     def paragraph_text(self, j: int) -> str:
         a, k = self.para[j]
-        return self.entries[a].article.paragraphs[k]
+        return self.entries[a].article.units[k]
 
     def column(self, j: int) -> np.ndarray:
         """Column `j` of the sentence table as its own contiguous array, made once: a binary
@@ -130,22 +130,26 @@ def attribution_rows(article: Article, spans: list[tuple[int, int]]) -> list[lis
     in article.text, in order): the index's own sentence spans, so nothing is split twice."""
     import bisect
     from .attribution import attribute
-    bounds = [article.paragraph_start(k) for k in range(len(article.paragraphs))]
+    bounds = [article.paragraph_start(k) for k in range(len(article.units))]
     per_para: list[list[tuple[int, int]]] = [[] for _ in article.paragraphs]
+    in_caption = []
     for s, e in spans:
         k = bisect.bisect_right(bounds, s) - 1
-        per_para[k].append((s - bounds[k], e - bounds[k]))
+        in_caption.append(article.is_caption(k))
+        if not in_caption[-1]:
+            per_para[k].append((s - bounds[k], e - bounds[k]))
     by_start = {x.start: x for x in attribute(article, per_para)}
     out = []
-    for s, _ in spans:
-        x = by_start.get(s)
-        out.append([x.kind, x.speaker, x.speaker_title] if x else ["narration", None, None])
+    for (s, _), caption in zip(spans, in_caption):
+        x = None if caption else by_start.get(s)
+        out.append(["caption", None, None] if caption else
+                   [x.kind, x.speaker, x.speaker_title] if x else ["narration", None, None])
     return out
 
 
 def paragraph_unit(article: Article, k: int) -> str:
     """What a paragraph is embedded and matched as: the title gives it its topic."""
-    return f"{article.title}\n{article.paragraphs[k]}"
+    return f"{article.title}\n{article.units[k]}"
 
 
 # ------------------------------------------------------------------ build
@@ -207,17 +211,17 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
         if progress:
             progress(0.1 * len(embedded) / max(1, len(todo)), f"reading {a.title[:60]}")
         rows, texts = [], []
-        for k, p in enumerate(a.paragraphs):
+        for k, p in enumerate(a.units):  # body paragraphs, then photo captions
             base = a.paragraph_start(k)
             for s, e in sentences.split(p):
                 rows.append((row, k, base + s, base + e))
                 texts.append(p[s:e])
         who = entry.who if entry.who is not None and len(entry.who) == len(rows) else \
             attribution_rows(a, [(r[2], r[3]) for r in rows])
-        pending.append((len(parts), len(texts), len(texts) + len(a.paragraphs)))
-        to_embed += texts + [paragraph_unit(a, k) for k in range(len(a.paragraphs))]
+        pending.append((len(parts), len(texts), len(texts) + len(a.units)))
+        to_embed += texts + [paragraph_unit(a, k) for k in range(len(a.units))]
         parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), None, None,
-                      names.codes(who), np.full(len(rows), -1), np.full(len(a.paragraphs), -1)))
+                      names.codes(who), np.full(len(rows), -1), np.full(len(a.units), -1)))
         new_entries.append(Entry(a, entry.origin, entry.file))
         embedded.append(a.id)
     _embed_into(parts, pending, to_embed, embedder, progress)

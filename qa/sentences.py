@@ -18,6 +18,19 @@ _QUOTE_MARKS = re.compile(r'[“”"]')
 # Orphan punctuation pysbd may leave at a sentence's edge: an emptied dateline "( –",
 # a stray dash. Trimmed from spans so quotes start on a word or an opening quote.
 _LEAD_JUNK = re.compile(r"^[\s(\[–—-]*(?=[\w“\"‘'(\[])")
+# A dot that starts a word is not a full stop: domain names (".post", ".com"), file types
+# (".png"). pysbd splits at it ("The ." + "post and ."), so it is hidden from pysbd.
+_WORD_DOT = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[(“\"]))\.(?=[a-z][a-z0-9]+\b)")
+# What continues the sentence before it rather than starting one: a word in lower case
+# ("said Mr Lewis.", "he added.", "...with a failed policy"), the dot of an ellipsis, or a
+# comma after a title that ends in "?" ("Are We There Yet?, slipped to second place").
+_CONTINUES = re.compile(r"^(?:[,;:]|[a-z][a-z'’-]*\b|\.)")
+# A speaker after a quotation that ends in its own full stop: '"...happened." Mr Lewis asked.'
+_QUOTE_END = re.compile(r"[.?!,][\"”’']\s*$")
+_ATTRIBUTION = re.compile(r"^(?:[A-Z][\w'’.-]*\s+){1,4}(?:\w+ly\s+)?(?:said|says|asked|asks|added|adds|"
+                          r"told|tells|recalled|recalls|pressed|replied|replies|insisted|insists|"
+                          r"explained|explains|continued|continues|warned|warns|argued|argues|wrote|writes)\b"
+                          r"[^.!?]{0,60}[.!?]$")
 
 
 def _seg():
@@ -35,7 +48,7 @@ def split(paragraph: str) -> list[tuple[int, int]]:
     # pysbd keeps a whole quotation as one sentence; a reader wants the sentence
     # inside it. Blank the quote marks (same length, so offsets hold), split,
     # then give each span back the quote marks that touch it.
-    blanked = _QUOTE_MARKS.sub(" ", paragraph)
+    blanked = _WORD_DOT.sub("x", _QUOTE_MARKS.sub(" ", paragraph))
     spans: list[tuple[int, int]] = []
     cursor = 0
     for seg in _seg().segment(blanked):
@@ -79,8 +92,19 @@ def _tidy(paragraph: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]
             continue
         if out and out[-1][1] > s:
             s = out[-1][1]
+        if out and _continues(paragraph, out[-1], paragraph[s:e]):
+            out[-1] = (out[-1][0], e)
+            continue
         out.append((s, e))
     return out
+
+
+def _continues(paragraph: str, prev: tuple[int, int], text: str) -> bool:
+    """Whether `text` is the rest of the sentence at `prev` that pysbd cut off: it starts in
+    lower case or with an ellipsis' dot, or it names the speaker of the quotation before it."""
+    if _CONTINUES.match(text):
+        return True
+    return bool(_QUOTE_END.search(paragraph[prev[0]:prev[1]]) and _ATTRIBUTION.match(text))
 
 
 def _balanced_open(prefix: str, rest: str) -> bool:
