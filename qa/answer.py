@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from . import followup, sourcing
+from . import followup, rerank, sourcing
 from .dedupe import NearDuplicates
 from .quotes import Quote, iter_quotes
-from .search import WEIGHTS, search
+from .search import WEIGHTS
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 50
@@ -89,28 +89,37 @@ def check_filters(speaker, source, since, until) -> None:
             raise QuestionError(f"{name} must be a date as YYYY-MM-DD")
 
 
+def resolve(index, embedder, question: str, history: list[str]) -> str:
+    """What to search for: the question, or its follow-up rewrite given the earlier ones."""
+    def speaker_of(previous: str) -> str | None:
+        """Who said the best answers to an earlier question: the person "he" or "she" means."""
+        for h in rerank.search(index, embedder.encode([previous])[0], previous, k=3):
+            name = index.sentence_who(h.row)[1]
+            if name and sourcing.is_person(index, name):
+                return name
+        return None
+    return followup.rewrite(question, history, lambda name: sourcing.is_person(index, name), speaker_of)
+
+
 def answer(index, embedder, question: str, k: int = 3, history=None,
-           threshold: float = ANSWER_THRESHOLD, weights: dict | None = None,
+           threshold: float | None = None, weights: dict | None = None,
            speaker: str | None = None, source: str | None = None,
            since: str | None = None, until: str | None = None) -> Answer:
+    """Answer `question` from `index`. `threshold` overrides the abstention threshold of the
+    stage that judges (the second stage's probability, or the first stage's relevance when
+    the second is off or `weights` override the first stage's fusion)."""
     q = check_question(question, k)
     check_filters(speaker, source, since, until)
     if len(index) == 0:
         return Answer(question=question, answered=False, query=followup.rewrite(q, check_history(history)))
 
-    def speaker_of(previous: str) -> str | None:
-        """Who said the best answers to an earlier question: the person "he" or "she" means."""
-        for h in search(index, embedder.encode([previous])[0], previous, k=3):
-            name = index.sentence_who(h.row)[1]
-            if name and sourcing.is_person(index, name):
-                return name
-        return None
-
-    query = followup.rewrite(q, check_history(history), lambda name: sourcing.is_person(index, name), speaker_of)
+    query = resolve(index, embedder, q, check_history(history))
     qvec = embedder.encode([query])[0]
     asked = None if speaker else sourcing.asked_speaker(query)
     narrowed = bool(speaker or source or since or until or asked)
-    hits = search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100), weights=weights)
+    model = rerank.default() if weights is None else None
+    hits = rerank.search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100),
+                         weights=weights, reranker=model)
 
     def said_by(h, wanted):
         _, name, title = index.sentence_who(h.row)
@@ -128,8 +137,20 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     if asked:
         hits = sorted((replace(h, score=h.score + SPEAKER_BONUS) if said_by(h, asked)
                        else h for h in hits), key=lambda h: -h.score)
-    confidence = relevance(top, weights) if top is not None else float("-inf")
-    answered = confidence >= threshold and max(top.dense, top.dense_para) >= MEANING_THRESHOLD
+    if top is None:
+        confidence, answered, more = float("-inf"), False, None
+    elif model is not None and top.answers >= 0:  # the second stage's calibrated probability
+        confidence = top.answers
+        answered = confidence >= (model.thresholds["answer"] if threshold is None else threshold)
+        # after the first, a quote only where it too clears the bar (k is a maximum, not a quota)
+        more = model.thresholds["more"] if answered else None
+    else:
+        confidence = relevance(top, weights)
+        answered = confidence >= (ANSWER_THRESHOLD if threshold is None else threshold) \
+            and max(top.dense, top.dense_para) >= MEANING_THRESHOLD
+        more = None
+    if more is not None:
+        hits = hits[:1] + [h for h in hits[1:] if h.answers >= more]
     quotes = _distinct_quotes(index, hits, query, k)
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query,
                   confidence=confidence)

@@ -76,9 +76,13 @@ def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = 
     `weights` override the fusion weights of `qa.search` and `threshold` the abstention
     threshold, so baselines and calibration run through the same code.
     """
-    from .answer import ANSWER_THRESHOLD, answer
-    threshold = ANSWER_THRESHOLD if threshold is None else threshold
+    from .answer import answer
+    from . import rerank
+    from .answer import ANSWER_THRESHOLD
     index, embedder = library.index, library.embedder
+    model = rerank.default() if weights is None else None
+    if threshold is None:  # report the threshold of the stage that judges
+        threshold = model.thresholds["answer"] if model is not None else ANSWER_THRESHOLD
     records, misses = [], []
     hits1 = hitsk = hits5 = 0
     rr = 0.0

@@ -72,6 +72,7 @@ class Hit:
     cue: float = 0.0  # 1 when the sentence holds the kind of answer the question asks for
     dense_ctx: float = 0.0  # cosine of the question and the sentence averaged with its neighbours
     distinct: float = 0.0  # 1 - the sentence's hubness: how unlike its nearest sentences it is (qa.hubness)
+    answers: float = -1.0  # the second stage's probability that it answers (qa.rerank); -1: not judged
 
 
 # ------------------------------------------------------------- answer cues

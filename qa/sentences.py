@@ -27,6 +27,8 @@ _WORD_DOT = re.compile(r"(?:(?<=\s)|(?<=^)|(?<=[(“\"]))\.(?=[a-z][a-z0-9]+\b)"
 _CONTINUES = re.compile(r"^(?:[,;:]|[a-z][a-z'’-]*\b|\.)")
 # A speaker after a quotation that ends in its own full stop: '"...happened." Mr Lewis asked.'
 _QUOTE_END = re.compile(r"[.?!,][\"”’']\s*$")
+# A photo credit after a caption's sentence: "(AP Photo/Brendan Smialowski, Pool)".
+_CREDIT = re.compile(r"^\([^()]*\b(?:Photos?|Pool|Getty|AFP|Reuters|EPA|AP)\b[^()]*\)$")
 _ATTRIBUTION = re.compile(r"^(?:[A-Z][\w'’.-]*\s+){1,4}(?:\w+ly\s+)?(?:said|says|asked|asks|added|adds|"
                           r"told|tells|recalled|recalls|pressed|replied|replies|insisted|insists|"
                           r"explained|explains|continued|continues|warned|warns|argued|argues|wrote|writes)\b"
@@ -101,8 +103,9 @@ def _tidy(paragraph: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]
 
 def _continues(paragraph: str, prev: tuple[int, int], text: str) -> bool:
     """Whether `text` is the rest of the sentence at `prev` that pysbd cut off: it starts in
-    lower case or with an ellipsis' dot, or it names the speaker of the quotation before it."""
-    if _CONTINUES.match(text):
+    lower case or with an ellipsis' dot, it is a photo credit, or it names the speaker of the
+    quotation before it."""
+    if _CONTINUES.match(text) or _CREDIT.match(text):
         return True
     return bool(_QUOTE_END.search(paragraph[prev[0]:prev[1]]) and _ATTRIBUTION.match(text))
 

@@ -1,0 +1,339 @@
+"""Train the second stage (qa/rerank.py) and write qa/models/reranker.json.
+
+    python benchmarks/train_reranker.py --bbc-index /tmp/bbc [--seed-index DIR] [--write]
+
+Data, all public (../shared): the SQuAD public half (fit: the first half of its questions in
+file order, so whole articles; held out: the rest), the seed questions
+(tests/data/seed_questions.jsonl) and the BBC questions (tests/data/bbc_questions.jsonl);
+of those two, questions with an even id number are fitted on and odd ones held out. Nothing
+held out is fitted on, and no hyper-parameter is chosen on it: `--top` and the rounds are
+chosen by two-fold cross-validation on the fit parts.
+
+Steps: every question is asked the way `qa.answer` asks it (follow-ups rewritten), and the
+first stage's best `MAX_TOP` candidates are described by `qa.rerank.features` with a label
+(does the sentence hold a support text); the dumps are cached in benchmarks/data/rerank/.
+A LightGBM LambdaRank model is fitted on the fit parts (news questions repeated
+`--news-weight` times: they are few, and they are what readers ask). A logistic
+calibration of its score and of the gap to the best score gives P(the sentence answers);
+it and the two thresholds (answer at all; quote a further sentence) are fitted on
+out-of-fold scores of the fit parts. Figures for every part, the first stage beside, are
+printed and written into the model file. Fixed seed; CPU; a few minutes.
+
+What is left out: the first stage (`qa.search`), serving (`qa.rerank`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from qa.rerank import FEATURES, MODEL_PATH  # noqa: E402
+
+DATA = HERE / "data" / "rerank"
+MAX_TOP = 50
+SEED = 0
+PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1, 3], "learning_rate": 0.05,
+          "num_leaves": 15, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
+          "bagging_freq": 1, "lambda_l2": 1.0, "seed": SEED, "deterministic": True,
+          "force_row_wise": True, "num_threads": 2, "verbose": -1, "lambdarank_truncation_level": 20}
+
+
+# ------------------------------------------------------------------ dumps
+
+def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP) -> dict:
+    """Features and labels of the first stage's best `top` candidates of every question."""
+    from qa.answer import resolve
+    from qa.evaluate import is_correct
+    from qa.rerank import features
+    from qa.search import candidates, fuse
+    index, emb = lib.index, lib.embedder
+    X, y, g, first = [], [], [], []
+    t = time.perf_counter()
+    for n, q in enumerate(questions):
+        query = resolve(index, emb, q["question"], q.get("history") or [])
+        qvec = emb.encode([query])[0]
+        rows, feats = candidates(index, qvec, query)
+        fused = fuse(feats)
+        head = np.argsort(-fused, kind="stable")[:top]
+        X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head]))
+        y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows[head]], dtype=np.int8))
+        g.append(np.full(len(head), n, dtype=np.int32))
+        if n % 1000 == 999:
+            print(f"  {n + 1}/{len(questions)} ({time.perf_counter() - t:.0f}s)", file=sys.stderr)
+    d = {"X": np.concatenate(X), "y": np.concatenate(y), "g": np.concatenate(g),
+         "ids": np.array([q["id"] for q in questions]),
+         "answerable": np.array([bool(q["support"]) for q in questions]),
+         "features": np.array(FEATURES)}
+    np.savez_compressed(path, **d)
+    return d
+
+
+def load_or_dump(name: str, make_lib, questions: list[dict], fresh: bool) -> dict:
+    path = DATA / f"{name}.npz"
+    if path.exists() and not fresh:
+        d = dict(np.load(path))
+        if tuple(d["features"]) == FEATURES and list(d["ids"]) == [q["id"] for q in questions]:
+            return d
+    DATA.mkdir(parents=True, exist_ok=True)
+    print(f"dumping {name}: {len(questions)} questions", file=sys.stderr)
+    return dump(make_lib(), questions, path)
+
+
+def squad_set(limit: int = 0):
+    import squad
+    art_dir, questions = squad.convert(squad.DATA)
+    if limit:
+        questions = questions[:limit]
+
+    def make():
+        lib = squad.library(art_dir)
+        lib.embedder.prime([q["question"] for q in questions], squad.WORK / "question_vecs.npz")
+        return lib
+    return make, questions
+
+
+# ------------------------------------------------------------------ parts
+
+class Part:
+    """The questions of one set that belong to one part (fit or held out), as LightGBM groups."""
+
+    def __init__(self, d: dict, keep: np.ndarray, top: int):
+        qs = np.flatnonzero(keep)
+        m = np.isin(d["g"], qs)
+        rank = d["X"][:, FEATURES.index("rank")]
+        m &= rank < top
+        self.X, self.y, g = d["X"][m], d["y"][m], d["g"][m]
+        self.qids = qs
+        self.answerable = d["answerable"][qs]
+        self.g = np.searchsorted(qs, g)
+        # questions with no candidate row (an empty index part) still count, as misses
+        self.sizes = np.bincount(self.g, minlength=len(qs))
+
+    def first_stage(self) -> np.ndarray:
+        return -self.X[:, FEATURES.index("rank")]
+
+    def ranks(self, s: np.ndarray) -> np.ndarray:
+        """Rank of the first correct sentence per question under scores `s` (inf: none in reach)."""
+        out = np.full(len(self.qids), np.inf)
+        for q in range(len(self.qids)):
+            m = self.g == q
+            if not self.y[m].any():
+                continue
+            ss, yy = s[m], self.y[m].astype(bool)
+            best = ss[yy].max()
+            out[q] = 1 + int(np.sum((ss > best) | ((ss == best) & ~yy)))
+        return out
+
+    def metrics(self, s: np.ndarray) -> dict:
+        r = self.ranks(s)[self.answerable]
+        return {"n": int(self.answerable.sum()), "hit@1": float(np.mean(r == 1)), "hit@3": float(np.mean(r <= 3)),
+                "mrr@10": float(np.mean(np.where(r <= 10, 1 / r, 0))), "in_reach": float(np.mean(np.isfinite(r)))}
+
+
+def fit_model(parts: list[tuple[Part, int]], rounds: int):
+    import lightgbm as lgb
+    X = np.concatenate([np.concatenate([p.X] * w) for p, w in parts])
+    y = np.concatenate([np.concatenate([p.y] * w) for p, w in parts])
+    sizes = np.concatenate([np.concatenate([p.sizes[p.sizes > 0]] * w) for p, w in parts])
+    ds = lgb.Dataset(X, y, group=sizes, feature_name=list(FEATURES),
+                     categorical_feature=[FEATURES.index("qkind")], free_raw_data=False)
+    return lgb.train(PARAMS, ds, num_boost_round=rounds)
+
+
+def predict(model, part: Part) -> np.ndarray:
+    return model.predict(part.X, num_threads=2) if len(part.X) else np.zeros(0)
+
+
+def gaps(part: Part, s: np.ndarray) -> np.ndarray:
+    top = np.full(len(part.qids), -np.inf)
+    np.maximum.at(top, part.g, s)
+    return s - top[part.g]
+
+
+def calibrate(s: np.ndarray, gap: np.ndarray, y: np.ndarray) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    lr = LogisticRegression(C=10.0).fit(np.stack([s, gap], 1), y)
+    return {"a": float(lr.coef_[0, 0]), "b": float(lr.coef_[0, 1]), "c": float(lr.intercept_[0])}
+
+
+def prob(cal: dict, s: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-(cal["a"] * s + cal["b"] * gap + cal["c"])))
+
+
+def best_of(part: Part, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: the best probability and whether that sentence is correct."""
+    top_p = np.full(len(part.qids), 0.0)
+    top_y = np.zeros(len(part.qids), bool)
+    for q in range(len(part.qids)):
+        m = np.flatnonzero(part.g == q)
+        if len(m):
+            i = m[np.argmax(p[m])]
+            top_p[q], top_y[q] = p[i], bool(part.y[i])
+    return top_p, top_y
+
+
+def answer_threshold(top_p: np.ndarray, answerable: np.ndarray, max_false: float) -> float:
+    """The highest threshold that declines at most `max_false` of the answerable questions
+    (midway to the next score below, for margin): as many unanswerable declined as that allows."""
+    pos = np.sort(top_p[answerable])
+    allowed = int(np.floor(max_false * len(pos)))
+    lo = pos[allowed]  # this answerable question must still be answered
+    below = top_p[top_p < lo]
+    return float((lo + below.max()) / 2) if len(below) else float(lo * 0.9)
+
+
+def more_threshold(part_ps: list[tuple[Part, np.ndarray]], k: int = 3) -> float:
+    """The probability a further quote must have: the bar that keeps the most right quotes
+    and drops the most wrong ones among the 2nd..k-th sentences (balanced accuracy)."""
+    ps, ys = [], []
+    for part, p in part_ps:
+        for q in range(len(part.qids)):
+            m = np.flatnonzero(part.g == q)
+            order = m[np.argsort(-p[m])][1:k]
+            ps.append(p[order])
+            ys.append(part.y[order].astype(bool))
+    ps, ys = np.concatenate(ps), np.concatenate(ys)
+    best = (-1.0, 0.5)
+    for t in np.unique(np.round(ps, 3)):
+        bal = 0.5 * (np.mean(ps[ys] >= t) + np.mean(ps[~ys] < t)) if ys.any() and (~ys).any() else 0
+        best = max(best, (bal, float(t)))
+    return best[1]
+
+
+# ------------------------------------------------------------------ main
+
+def main(argv=None) -> int:
+    from qa import Library
+    from qa.evaluate import in_part, load_questions
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bbc-index", required=True, help="an index of ../shared/corpora/bbc-2005")
+    p.add_argument("--seed-index", default=str(ROOT / "index"), help="an index of seeds/ (default: index/)")
+    p.add_argument("--squad-limit", type=int, default=0)
+    p.add_argument("--news-weight", type=int, default=8)
+    p.add_argument("--fresh", action="store_true", help="dump the features again")
+    p.add_argument("--write", action="store_true", help=f"write {MODEL_PATH.relative_to(ROOT)}")
+    args = p.parse_args(argv)
+    np.random.seed(SEED)
+
+    make_squad, squad_q = squad_set(args.squad_limit)
+    sets = {
+        "squad": (load_or_dump("squad", make_squad, squad_q, args.fresh), None),
+        "seeds": (load_or_dump("seeds", lambda: Library(index_dir=args.seed_index),
+                               load_questions(ROOT / "tests/data/seed_questions.jsonl"), args.fresh), None),
+        "bbc": (load_or_dump("bbc", lambda: Library(index_dir=args.bbc_index),
+                             load_questions(ROOT / "tests/data/bbc_questions.jsonl"), args.fresh), None),
+    }
+
+    def split(name, d):
+        ids = list(d["ids"])
+        if name == "squad":
+            fit = np.arange(len(ids)) < len(ids) // 2
+        else:
+            fit = np.array([in_part(i, "even") for i in ids])
+        return fit, ~fit
+
+    def parts_for(top):
+        out = {}
+        for name, (d, _) in sets.items():
+            fit, held = split(name, d)
+            out[name] = (Part(d, fit, top), Part(d, held, top))
+        return out
+
+    def weighted(ps):
+        return [(ps["squad"][0], 1), (ps["seeds"][0], args.news_weight), (ps["bbc"][0], args.news_weight)]
+
+    # --- choose the candidate count and the rounds on the fit parts alone (two folds by question)
+    def folds(part: Part):
+        a = (np.arange(len(part.qids)) % 2 == 0)
+        d = {"X": part.X, "y": part.y, "g": part.g, "answerable": part.answerable,
+             "ids": part.qids}
+        return Part(d, a, 10 ** 9), Part(d, ~a, 10 ** 9)
+
+    best = None
+    for top in (10, 20, 30, 50):
+        ps = parts_for(top)
+        for rounds in (150, 300):
+            score = 0.0
+            for f in (0, 1):
+                train = [(folds(p)[f], w) for p, w in weighted(ps)]
+                test = [folds(p)[1 - f] for p, _ in weighted(ps)]
+                m = fit_model(train, rounds)
+                # objective: hit@1 on each set, news sets counted as much as SQuAD
+                score += sum(t.metrics(predict(m, t))["hit@1"] for t in test)
+            print(f"cv top {top:2d} rounds {rounds}: {score / 2:.4f}", file=sys.stderr)
+            if best is None or score > best[0]:
+                best = (score, top, rounds)
+    _, top, rounds = best
+    print(f"chosen: rerank top {top}, {rounds} rounds", file=sys.stderr)
+
+    ps = parts_for(top)
+    # --- out-of-fold scores on the fit parts for the calibration and the thresholds
+    oof = {}
+    for name in ps:
+        oof[name] = np.zeros(len(ps[name][0].X))
+    for f in (0, 1):
+        train = [(folds(p)[f], w) for p, w in weighted(ps)]
+        m = fit_model(train, rounds)
+        for name in ps:
+            fit_part = ps[name][0]
+            a = np.arange(len(fit_part.qids)) % 2 == (1 - f)  # the other fold's questions
+            rows = a[fit_part.g]
+            oof[name][rows] = m.predict(fit_part.X[rows], num_threads=2)
+    s_all = np.concatenate([oof[n] for n in ps])
+    gap_all = np.concatenate([gaps(ps[n][0], oof[n]) for n in ps])
+    y_all = np.concatenate([ps[n][0].y for n in ps])
+    cal = calibrate(s_all, gap_all, y_all)
+    p_oof = {n: prob(cal, oof[n], gaps(ps[n][0], oof[n])) for n in ps}
+    news_top, news_ans = [], []
+    for n in ("seeds", "bbc"):
+        tp, _ = best_of(ps[n][0], p_oof[n])
+        news_top.append(tp)
+        news_ans.append(ps[n][0].answerable)
+    t_answer = answer_threshold(np.concatenate(news_top), np.concatenate(news_ans), max_false=0.02)
+    t_more = more_threshold([(ps[n][0], p_oof[n]) for n in ("seeds", "bbc")])
+
+    model = fit_model(weighted(ps), rounds)
+    report = {}
+    print(f"\n| set | part | questions | first stage hit@1 | reranked hit@1 | first hit@3 | reranked hit@3 "
+          f"| declined unanswerable | answerable declined |\n|---|---|---|---|---|---|---|---|---|")
+    for name in ps:
+        for label, part in zip(("fit", "held-out"), ps[name]):
+            s = predict(model, part)
+            a, b = part.metrics(part.first_stage()), part.metrics(s)
+            pr = prob(cal, s, gaps(part, s))
+            tp, _ = best_of(part, pr)
+            un = ~part.answerable
+            declined_un = float(np.mean(tp[un] < t_answer)) if un.any() else None
+            declined_ans = int(np.sum(tp[part.answerable] < t_answer))
+            report[f"{name} {label}"] = {"first": a, "reranked": b, "declined_unanswerable": declined_un,
+                                         "answerable_declined": declined_ans}
+            du = "–" if declined_un is None else f"{declined_un:.2f} of {int(un.sum())}"
+            print(f"| {name} | {label} | {a['n']} | {a['hit@1']:.3f} | {b['hit@1']:.3f} | {a['hit@3']:.3f} "
+                  f"| {b['hit@3']:.3f} | {du} | {declined_ans} |")
+    gain = model.feature_importance("gain")
+    imp = sorted(zip(FEATURES, (gain / gain.sum()).round(4).tolist()), key=lambda x: -x[1])
+    print("\nfeature gain:", ", ".join(f"{f} {v:.3f}" for f, v in imp))
+    print(f"calibration {cal}; thresholds answer {t_answer:.3f}, more {t_more:.3f}")
+    if args.write:
+        MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
+        MODEL_PATH.write_text(json.dumps({
+            "features": list(FEATURES), "rerank_top": top, "rounds": rounds, "params": PARAMS,
+            "news_weight": args.news_weight, "calibration": cal,
+            "thresholds": {"answer": t_answer, "more": t_more}, "report": report,
+            "feature_gain": dict(imp), "model": model.model_to_string()}, indent=None), "utf-8")
+        print(f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

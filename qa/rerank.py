@@ -1,0 +1,247 @@
+"""Second stage: among the first stage's best sentences, the ones that answer the question.
+
+The first stage (`qa.search`) ranks sentences by how near they are to the question. On a
+news archive the lead and every sentence that restates the question's topic (the same
+company, person and event) are near it, while the sentence that answers often says "the
+company" or "he" and holds what was asked for: the amount, the name, the reason. So each
+of the first stage's best `RERANK_TOP` candidates is described by what it holds beside
+its similarities:
+
+- answer-bearing cues: the dates, numbers and names it holds that the question does not,
+  a reason ("because", "after", "due to"), a quotation, and the kind of answer asked for;
+- the question's terms weighed by how rare they are *within the candidate's article*
+  (names every sentence of the article shares say nothing; the question's verb or object
+  picks the sentence), the terms it holds that the title does not, how much of the title
+  it only restates, and what its previous sentence and the title supply ("the company");
+- the similarity of question and sentence once the article's topic is taken out of both
+  (each vector less its projection on the article's mean paragraph vector);
+- where it stands: its rank in the first stage and in its article, its position, caption.
+
+A LightGBM LambdaRank model orders them, and a logistic calibration of its score (and of
+the gap to the best) gives the probability that a sentence answers, which `qa.answer`
+uses to abstain and to stop quoting. Both were fitted by `benchmarks/train_reranker.py`
+and ship in `qa/models/` with a model card; `QA_RERANKER=off` turns the stage off and
+`QA_RERANKER=PATH` loads another model file.
+
+What is left out: candidate generation (`qa.search`), training (`benchmarks/`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .bm25 import tokenize
+from .search import (FEATURES as FIRST_STAGE, WEIGHTS, Hit, _CUE_PATTERNS, _NUMBER, _cues, _idf, _plain,
+                     candidates, fuse, query_tokens, question_type, terms_in)
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "reranker.json"
+# First-stage candidates the second stage re-orders; the rest keep their order below them.
+RERANK_TOP = 30
+
+FEATURES = FIRST_STAGE + (
+    "fused", "fused_gap", "rank", "qkind", "q_terms",
+    "new_dates", "new_numbers", "new_names", "reason", "quotation", "speech",
+    "art_cov", "new_cov", "title_in_q", "title_restate", "ctx_cov", "pronoun_start", "definite_start",
+    "position", "para_position", "caption", "chars", "art_gap", "art_rank", "art_cands", "dense_topicless",
+)
+
+_QKINDS = {None: 0, "date": 1, "number": 2, "name": 3, "reason": 4, "say": 5, "how": 6}
+_Q_REASON = re.compile(r"^\s*(?:and\s+)?why\b|\bwhat (?:caused|led to|prompted|was behind|is behind|"
+                       r"was the reason|is the reason|are the reasons|were the reasons)\b|\bfor what reason\b", re.I)
+_Q_SAY = re.compile(r"\b(?:say|said|says|tell|told|think|thinks|thought|claim|claimed|warn|warned|"
+                    r"argue|argued|describe|described|call|called)\b", re.I)
+_Q_HOW = re.compile(r"^\s*(?:and\s+)?how (?:did|does|do|will|would|could|can|is|was|are|were)\b", re.I)
+_REASON = re.compile(r"\b(?:because|due to|as a result|after|amid|following|blamed|since|so that|in order to|"
+                     r"reasons?|caused?|led to|thanks to|owing to|driven by|partly|mainly|largely)\b", re.I)
+_QUOTATION = re.compile(r"[\"“”]")
+_PRONOUN_START = re.compile(r"^[\"“‘']?(?:He|She|It|They|Its|His|Her|Their|This|That|These|Those|"
+                            r"There|We|I)\b")
+_DEFINITE_START = re.compile(r"^[\"“‘']?The (?:[a-z][\w'-]*)(?: [a-z][\w'-]*)?\b")
+
+
+def question_kind(question: str) -> str | None:
+    """The kind of answer asked for: 'date', 'number', 'name', 'reason', 'say', 'how' or None."""
+    kind = question_type(question)
+    if kind:
+        return kind
+    if _Q_REASON.search(question):
+        return "reason"
+    if _Q_HOW.search(question):
+        return "how"
+    if _Q_SAY.search(question):
+        return "say"
+    return None
+
+
+def _held_share(held: np.ndarray, w: np.ndarray) -> np.ndarray:
+    total = float(w.sum())
+    return (held @ w / total).astype(np.float32) if total > 0 else np.zeros(len(held), np.float32)
+
+
+def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: dict[str, np.ndarray],
+             fused: np.ndarray) -> np.ndarray:
+    """float32 [len(rows), len(FEATURES)]: every candidate described for the second stage."""
+    n = len(rows)
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros((n, len(FEATURES)), dtype=np.float32)
+    col = {f: j for j, f in enumerate(FEATURES)}
+    for f in FIRST_STAGE:
+        out[:, col[f]] = feats[f]
+    out[:, col["fused"]] = fused
+    out[:, col["fused_gap"]] = fused - fused.max() if n else 0.0
+    out[:, col["rank"]] = np.argsort(np.argsort(-fused, kind="stable"), kind="stable")
+    kind = question_kind(question)
+    out[:, col["qkind"]] = _QKINDS[kind]
+    tokens = list(dict.fromkeys(query_tokens(question)))
+    out[:, col["q_terms"]] = len(tokens)
+    texts = [index.sentence_text(int(r)) for r in rows]
+
+    # What the sentence holds that the question does not.
+    asked = set(re.findall(r"[\w'’-]+", question.lower())) | set(_NUMBER.findall(question.lower()))
+    for f, k in (("new_dates", "date"), ("new_numbers", "number"), ("new_names", "name")):
+        assert k in _CUE_PATTERNS
+        out[:, col[f]] = [min(3, len(c - asked)) for c in _cues(index, rows, k)]
+    out[:, col["reason"]] = [bool(_REASON.search(t)) for t in texts]
+    out[:, col["quotation"]] = [bool(_QUOTATION.search(t)) for t in texts]
+    out[:, col["speech"]] = [index.sentence_who(int(r))[0] in ("quote", "paraphrase") for r in rows]
+    out[:, col["pronoun_start"]] = [bool(_PRONOUN_START.match(t)) for t in texts]
+    out[:, col["definite_start"]] = [bool(_DEFINITE_START.match(t)) for t in texts]
+    out[:, col["chars"]] = [len(t) / 100.0 for t in texts]
+
+    # Where it stands in its article, and the article among the candidates.
+    arts = index.sent[rows, 0].astype(np.int64)
+    paras = index.sent[rows, 1].astype(np.int64)
+    firsts = {int(a): index.first_row(int(a)) for a in np.unique(arts)}
+    out[:, col["position"]] = np.minimum(30, rows - np.array([firsts[int(a)] for a in arts]))
+    k_para = index.para[paras, 1].astype(np.int64)
+    out[:, col["para_position"]] = np.minimum(30, k_para)
+    out[:, col["caption"]] = [index.article(int(a)).is_caption(int(k)) for a, k in zip(arts, k_para)]
+    best = {}
+    for a, s in zip(arts.tolist(), fused.tolist()):
+        best[a] = max(best.get(a, -np.inf), s)
+    top = fused.max() if n else 0.0
+    out[:, col["art_gap"]] = [best[a] - top for a in arts.tolist()]
+    order = np.lexsort((-fused, arts))
+    art_rank = np.zeros(n, dtype=np.float32)
+    counts: dict[int, int] = {}
+    for i in order.tolist():
+        a = int(arts[i])
+        art_rank[i] = counts.get(a, 0)
+        counts[a] = counts.get(a, 0) + 1
+    out[:, col["art_rank"]] = art_rank
+    out[:, col["art_cands"]] = [counts[int(a)] for a in arts]
+
+    # The question's terms within each candidate's article.
+    if tokens:
+        bm = index.bm25_sent
+        idf = _idf(bm, tokens, unknown=True)
+        terms = list(idf)
+        w_glob = np.fromiter(idf.values(), dtype=np.float32, count=len(idf))
+        held = terms_in(bm, terms, rows)
+        prev_rows = np.maximum(rows - 1, 0)
+        held_prev = terms_in(bm, terms, prev_rows) & (index.sent[prev_rows, 0] == arts)[:, None]
+        for a in np.unique(arts).tolist():
+            m = arts == a
+            lo = firsts[a]
+            hi = index.first_row(a + 1) if a + 1 < len(index.entries) else len(index)
+            in_art = terms_in(bm, terms, np.arange(lo, hi))
+            df = in_art.sum(axis=0)
+            w_art = w_glob * np.log1p((hi - lo) / (df + 0.5)).astype(np.float32)
+            title = set(tokenize([index.article(a).title])[0])
+            in_title = np.array([t in title for t in terms])
+            out[m, col["art_cov"]] = _held_share(held[m], w_art)
+            out[m, col["new_cov"]] = _held_share(held[m][:, ~in_title], w_glob[~in_title]) if (~in_title).any() else 0.0
+            out[m, col["title_in_q"]] = float(w_glob[in_title].sum() / max(1e-9, w_glob.sum()))
+            out[m, col["ctx_cov"]] = _held_share(held[m] | held_prev[m] | in_title[None, :], w_glob)
+            tterms = [t for t in dict.fromkeys(tokenize([index.article(a).title])[0])]
+            if tterms:
+                out[m, col["title_restate"]] = terms_in(bm, tterms, rows[m]).mean(axis=1)
+
+    # Question and sentence with the article's topic taken out of both.
+    q = np.asarray(qvec, dtype=np.float32).ravel()
+    svecs = np.asarray(_plain(index.sent_vecs)[rows], dtype=np.float32)
+    topic = {}
+    p_first = np.searchsorted(index.para[:, 0], np.unique(arts), side="left")
+    p_last = np.searchsorted(index.para[:, 0], np.unique(arts), side="right")
+    for a, lo, hi in zip(np.unique(arts).tolist(), p_first.tolist(), p_last.tolist()):
+        t = np.asarray(index.para_vecs[lo:hi], dtype=np.float32).mean(axis=0)
+        topic[a] = t / max(float(np.linalg.norm(t)), 1e-9)
+    T = np.stack([topic[a] for a in arts.tolist()]) if n else np.zeros((0, len(q)), np.float32)
+    qr = q[None, :] - (T @ q)[:, None] * T
+    sr = svecs - np.sum(svecs * T, axis=1)[:, None] * T
+    out[:, col["dense_topicless"]] = np.sum(qr * sr, axis=1) / np.maximum(
+        np.linalg.norm(qr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
+    return out
+
+
+class Reranker:
+    """The shipped second stage: a LightGBM ranking model and the calibration of its score."""
+
+    def __init__(self, path: str | Path = MODEL_PATH):
+        import lightgbm as lgb
+        spec = json.loads(Path(path).read_text("utf-8"))
+        if tuple(spec["features"]) != FEATURES:
+            raise ValueError(f"{path}: the model was trained on other features; retrain it "
+                             "(benchmarks/train_reranker.py)")
+        self.path = str(path)
+        self.top = int(spec.get("rerank_top", RERANK_TOP))
+        self.booster = lgb.Booster(model_str=spec["model"])
+        self.calibration = spec["calibration"]  # logistic: a * score + b * gap + c
+        self.thresholds = spec["thresholds"]  # "answer": the best must clear it; "more": later quotes
+
+    def score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ranking score, probability that the sentence answers) of each row of `X`."""
+        if not len(X):
+            return np.zeros(0), np.zeros(0)
+        s = self.booster.predict(X, num_threads=1)
+        c = self.calibration
+        z = c["a"] * s + c["b"] * (s - s.max()) + c["c"]
+        return s, 1.0 / (1.0 + np.exp(-z))
+
+
+_loaded: dict[str, Reranker | None] = {}
+
+
+def default() -> Reranker | None:
+    """The reranker `QA_RERANKER` names: the shipped one (unset), none ('off'), or a file."""
+    where = os.environ.get("QA_RERANKER", "").strip()
+    if where.lower() in ("off", "0", "none", "false"):
+        return None
+    path = Path(where) if where else MODEL_PATH
+    key = str(path)
+    if key not in _loaded:
+        _loaded[key] = Reranker(path) if path.exists() else None
+    return _loaded[key]
+
+
+def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | None = None,
+           reranker: Reranker | None | str = "default") -> list[Hit]:
+    """The `k` best sentences for the question, best first: the first stage's order, its best
+    `top` re-ordered by the second stage (each with `answers`, the probability it answers).
+    `weights` (first-stage fusion weights, for baselines and tuning) turn the second stage off."""
+    if len(index) == 0:
+        return []
+    model = default() if reranker == "default" else reranker
+    rows, feats = candidates(index, qvec, question)
+    fused = fuse(feats, weights)
+    order = np.argsort(-fused, kind="stable")
+    names = FIRST_STAGE
+
+    def hit(o, score, p=-1.0):
+        return Hit(int(rows[o]), float(score), *(float(feats[f][o]) for f in names), answers=float(p))
+
+    if model is None or weights is not None:
+        return [hit(o, fused[o]) for o in order[:k]]
+    head = order[:model.top]
+    s, p = model.score(features(index, qvec, question, rows[head], {f: v[head] for f, v in feats.items()},
+                                fused[head]))
+    ranked = np.argsort(-s, kind="stable")
+    out = [hit(head[i], p[i], p[i]) for i in ranked]
+    floor = min((h.score for h in out), default=0.0)
+    out += [hit(o, min(floor, float(fused[o])), 0.0) for o in order[model.top:k]]
+    return out[:k]
