@@ -106,7 +106,10 @@ def _context(q: dict) -> str:
 
 
 def _speaker_line(q: dict) -> str:
-    """'— Sergei Lavrov, Foreign Minister' for a quote or paraphrase; nothing for narration."""
+    """'— Sergei Lavrov, Foreign Minister' for a quote or paraphrase; 'photo caption' for a
+    caption; nothing for narration."""
+    if q.get("kind") == "caption":
+        return '<p class="qa-speaker"><span class="qa-kind">(photo caption)</span></p>'
     if not q.get("speaker") or q.get("kind") == "narration":
         return ""
     who = ", ".join(esc(x) for x in (q["speaker"], q.get("speaker_title")) if x)

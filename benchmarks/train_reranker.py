@@ -7,16 +7,16 @@ file order, so whole articles; held out: the rest), the seed questions
 (tests/data/seed_questions.jsonl) and the BBC questions (tests/data/bbc_questions.jsonl);
 of those two, questions with an even id number are fitted on and odd ones held out. Nothing
 held out is fitted on, and no hyper-parameter is chosen on it: `--top` and the rounds are
-chosen by two-fold cross-validation on the fit parts.
+and the news weight are chosen by two-fold cross-validation on the fit parts.
 
 Steps: every question is asked the way `qa.answer` asks it (follow-ups rewritten), and the
 first stage's best `MAX_TOP` candidates are described by `qa.rerank.features` with a label
 (does the sentence hold a support text); the dumps are cached in benchmarks/data/rerank/.
-A LightGBM LambdaRank model is fitted on the fit parts (news questions repeated
-`--news-weight` times: they are few, and they are what readers ask). A logistic
-calibration of its score and of the gap to the best score gives P(the sentence answers);
-it and the two thresholds (answer at all; quote a further sentence) are fitted on
-out-of-fold scores of the fit parts. Figures for every part, the first stage beside, are
+A LightGBM LambdaRank model is fitted on the fit parts (news questions repeated a few
+times: they are few, and they are what readers ask). A LightGBM classifier over the same
+features plus the ranker's score (out of fold) and its gap to the best gives P(the sentence
+answers); the two thresholds (answer at all; quote a further sentence) are fitted on its
+out-of-fold probabilities on the fit parts. Figures for every part, the first stage beside, are
 printed and written into the model file. Fixed seed; CPU; a few minutes.
 
 What is left out: the first stage (`qa.search`), serving (`qa.rerank`).
@@ -40,10 +40,15 @@ sys.path.insert(0, str(HERE))
 from qa.rerank import FEATURES, MODEL_PATH  # noqa: E402
 
 DATA = HERE / "data" / "rerank"
+BBC = ROOT.parent / "shared" / "corpora" / "bbc-2005"
 MAX_TOP = 50
 SEED = 0
+ANSWER_ROUNDS = 200
+ANSWER_PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 7, "min_data_in_leaf": 100,
+                 "feature_fraction": 0.7, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
+                 "seed": SEED, "deterministic": True, "force_row_wise": True, "num_threads": 2, "verbose": -1}
 PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1, 3], "learning_rate": 0.05,
-          "num_leaves": 15, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
+          "num_leaves": 7, "min_data_in_leaf": 100, "feature_fraction": 0.7, "bagging_fraction": 0.8,
           "bagging_freq": 1, "lambda_l2": 1.0, "seed": SEED, "deterministic": True,
           "force_row_wise": True, "num_threads": 2, "verbose": -1, "lambdarank_truncation_level": 20}
 
@@ -65,7 +70,8 @@ def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP) -> dict:
         rows, feats = candidates(index, qvec, query)
         fused = fuse(feats)
         head = np.argsort(-fused, kind="stable")[:top]
-        X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head]))
+        X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head],
+                           " ".join(q["question"].split())))
         y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows[head]], dtype=np.int8))
         g.append(np.full(len(head), n, dtype=np.int32))
         if n % 1000 == 999:
@@ -160,24 +166,14 @@ def gaps(part: Part, s: np.ndarray) -> np.ndarray:
     return s - top[part.g]
 
 
-def calibrate(s: np.ndarray, gap: np.ndarray, y: np.ndarray) -> dict:
-    from sklearn.linear_model import LogisticRegression
-    lr = LogisticRegression(C=10.0).fit(np.stack([s, gap], 1), y)
-    return {"a": float(lr.coef_[0, 0]), "b": float(lr.coef_[0, 1]), "c": float(lr.intercept_[0])}
-
-
-def prob(cal: dict, s: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-(cal["a"] * s + cal["b"] * gap + cal["c"])))
-
-
-def best_of(part: Part, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per question: the best probability and whether that sentence is correct."""
+def best_of(part: Part, p: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: the probability of the sentence the ranker puts first, and whether it is correct."""
     top_p = np.full(len(part.qids), 0.0)
     top_y = np.zeros(len(part.qids), bool)
     for q in range(len(part.qids)):
         m = np.flatnonzero(part.g == q)
         if len(m):
-            i = m[np.argmax(p[m])]
+            i = m[np.argmax(s[m])]
             top_p[q], top_y[q] = p[i], bool(part.y[i])
     return top_p, top_y
 
@@ -192,14 +188,14 @@ def answer_threshold(top_p: np.ndarray, answerable: np.ndarray, max_false: float
     return float((lo + below.max()) / 2) if len(below) else float(lo * 0.9)
 
 
-def more_threshold(part_ps: list[tuple[Part, np.ndarray]], k: int = 3) -> float:
-    """The probability a further quote must have: the bar that keeps the most right quotes
-    and drops the most wrong ones among the 2nd..k-th sentences (balanced accuracy)."""
+def more_threshold(parts: list[tuple[Part, np.ndarray, np.ndarray]], k: int = 3) -> float:
+    """The probability a further quote must have: among the ranker's 2nd..k-th sentences, the
+    bar that keeps the most right quotes and drops the most wrong ones (balanced accuracy)."""
     ps, ys = [], []
-    for part, p in part_ps:
+    for part, p, s in parts:
         for q in range(len(part.qids)):
             m = np.flatnonzero(part.g == q)
-            order = m[np.argsort(-p[m])][1:k]
+            order = m[np.argsort(-s[m], kind="stable")][1:k]
             ps.append(p[order])
             ys.append(part.y[order].astype(bool))
     ps, ys = np.concatenate(ps), np.concatenate(ys)
@@ -219,7 +215,6 @@ def main(argv=None) -> int:
     p.add_argument("--bbc-index", required=True, help="an index of ../shared/corpora/bbc-2005")
     p.add_argument("--seed-index", default=str(ROOT / "index"), help="an index of seeds/ (default: index/)")
     p.add_argument("--squad-limit", type=int, default=0)
-    p.add_argument("--news-weight", type=int, default=8)
     p.add_argument("--fresh", action="store_true", help="dump the features again")
     p.add_argument("--write", action="store_true", help=f"write {MODEL_PATH.relative_to(ROOT)}")
     args = p.parse_args(argv)
@@ -228,9 +223,9 @@ def main(argv=None) -> int:
     make_squad, squad_q = squad_set(args.squad_limit)
     sets = {
         "squad": (load_or_dump("squad", make_squad, squad_q, args.fresh), None),
-        "seeds": (load_or_dump("seeds", lambda: Library(index_dir=args.seed_index),
+        "seeds": (load_or_dump("seeds", lambda: Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds"),
                                load_questions(ROOT / "tests/data/seed_questions.jsonl"), args.fresh), None),
-        "bbc": (load_or_dump("bbc", lambda: Library(index_dir=args.bbc_index),
+        "bbc": (load_or_dump("bbc", lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC),
                              load_questions(ROOT / "tests/data/bbc_questions.jsonl"), args.fresh), None),
     }
 
@@ -249,69 +244,97 @@ def main(argv=None) -> int:
             out[name] = (Part(d, fit, top), Part(d, held, top))
         return out
 
-    def weighted(ps):
-        return [(ps["squad"][0], 1), (ps["seeds"][0], args.news_weight), (ps["bbc"][0], args.news_weight)]
+    def weighted(ps, news_weight):
+        return [(ps["squad"][0], 1), (ps["seeds"][0], news_weight), (ps["bbc"][0], news_weight)]
 
-    # --- choose the candidate count and the rounds on the fit parts alone (two folds by question)
     def folds(part: Part):
+        """The fit part's questions in two folds (alternate questions)."""
         a = (np.arange(len(part.qids)) % 2 == 0)
-        d = {"X": part.X, "y": part.y, "g": part.g, "answerable": part.answerable,
-             "ids": part.qids}
+        d = {"X": part.X, "y": part.y, "g": part.g, "answerable": part.answerable, "ids": part.qids}
         return Part(d, a, 10 ** 9), Part(d, ~a, 10 ** 9)
 
+    # --- choose the candidate count, the rounds and the news weight on the fit parts alone
     best = None
-    for top in (10, 20, 30, 50):
+    for top in (20, 50):
         ps = parts_for(top)
-        for rounds in (150, 300):
-            score = 0.0
-            for f in (0, 1):
-                train = [(folds(p)[f], w) for p, w in weighted(ps)]
-                test = [folds(p)[1 - f] for p, _ in weighted(ps)]
-                m = fit_model(train, rounds)
-                # objective: hit@1 on each set, news sets counted as much as SQuAD
-                score += sum(t.metrics(predict(m, t))["hit@1"] for t in test)
-            print(f"cv top {top:2d} rounds {rounds}: {score / 2:.4f}", file=sys.stderr)
-            if best is None or score > best[0]:
-                best = (score, top, rounds)
-    _, top, rounds = best
-    print(f"chosen: rerank top {top}, {rounds} rounds", file=sys.stderr)
-
+        for nw in (2, 4, 8):
+            for rounds in (100, 200, 400):
+                score = 0.0
+                for f in (0, 1):
+                    train = [(folds(p)[f], w) for p, w in weighted(ps, nw)]
+                    test = [folds(p)[1 - f] for p, _ in weighted(ps, nw)]
+                    m = fit_model(train, rounds)
+                    # objective: hit@1 on each set, the news sets counted as much as SQuAD
+                    score += sum(t.metrics(predict(m, t))["hit@1"] for t in test)
+                print(f"cv top {top:2d} news weight {nw} rounds {rounds}: {score / 2:.4f}", file=sys.stderr)
+                if best is None or score > best[0]:
+                    best = (score, top, nw, rounds)
+    _, top, nw, rounds = best
+    print(f"chosen: rerank top {top}, news weight {nw}, {rounds} rounds", file=sys.stderr)
     ps = parts_for(top)
-    # --- out-of-fold scores on the fit parts for the calibration and the thresholds
-    oof = {}
-    for name in ps:
-        oof[name] = np.zeros(len(ps[name][0].X))
+
+    def out_of_fold(train_fn, predict_fn):
+        """Scores of every fit question from a model that did not see it (two folds)."""
+        out = {n: np.zeros(len(ps[n][0].X)) for n in ps}
+        for f in (0, 1):
+            m = train_fn([(folds(p)[f], w) for p, w in weighted(ps, nw)])
+            for n in ps:
+                fit_part = ps[n][0]
+                rows = (np.arange(len(fit_part.qids)) % 2 == (1 - f))[fit_part.g]
+                out[n][rows] = predict_fn(m, fit_part, rows)
+        return out
+
+    # --- the ranker, and its out-of-fold scores on the fit parts
+    rank_oof = out_of_fold(lambda t: fit_model(t, rounds), lambda m, p, r: m.predict(p.X[r], num_threads=2))
+    ranker = fit_model(weighted(ps, nw), rounds)
+    rank_scores = {n: (rank_oof[n], predict(ranker, ps[n][1])) for n in ps}
+
+    # --- P(the sentence answers): a classifier over the features and the ranker's score
+    def with_score(part, s):
+        return np.column_stack([part.X, s, gaps(part, s)]).astype(np.float32)
+
+    def fit_answers(parts_scores):
+        import lightgbm as lgb
+        X = np.concatenate([np.concatenate([with_score(p, s)] * w) for p, s, w in parts_scores])
+        y = np.concatenate([np.concatenate([p.y] * w) for p, s, w in parts_scores])
+        ds = lgb.Dataset(X, y, feature_name=list(FEATURES) + ["rank_score", "rank_gap"],
+                         categorical_feature=[FEATURES.index("qkind")])
+        return lgb.train({**ANSWER_PARAMS}, ds, num_boost_round=ANSWER_ROUNDS)
+
+    ws = dict(zip(("squad", "seeds", "bbc"), (1, nw, nw)))
+    ans_oof = {n: np.zeros(len(ps[n][0].X)) for n in ps}
     for f in (0, 1):
-        train = [(folds(p)[f], w) for p, w in weighted(ps)]
-        m = fit_model(train, rounds)
-        for name in ps:
-            fit_part = ps[name][0]
-            a = np.arange(len(fit_part.qids)) % 2 == (1 - f)  # the other fold's questions
-            rows = a[fit_part.g]
-            oof[name][rows] = m.predict(fit_part.X[rows], num_threads=2)
-    s_all = np.concatenate([oof[n] for n in ps])
-    gap_all = np.concatenate([gaps(ps[n][0], oof[n]) for n in ps])
-    y_all = np.concatenate([ps[n][0].y for n in ps])
-    cal = calibrate(s_all, gap_all, y_all)
-    p_oof = {n: prob(cal, oof[n], gaps(ps[n][0], oof[n])) for n in ps}
+        fold_parts = []
+        for n in ps:
+            fit_part = ps[n][0]
+            tr = folds(fit_part)[f]
+            keep = (np.arange(len(fit_part.qids)) % 2 == (0 if f == 0 else 1))[fit_part.g]
+            fold_parts.append((tr, rank_oof[n][keep], ws[n]))
+        m = fit_answers(fold_parts)
+        for n in ps:
+            fit_part = ps[n][0]
+            rows = (np.arange(len(fit_part.qids)) % 2 == (1 - f))[fit_part.g]
+            sub = folds(fit_part)[1 - f]
+            ans_oof[n][rows] = m.predict(with_score(sub, rank_oof[n][rows]), num_threads=2)
+    answers = fit_answers([(ps[n][0], rank_oof[n], ws[n]) for n in ps])
+
     news_top, news_ans = [], []
     for n in ("seeds", "bbc"):
-        tp, _ = best_of(ps[n][0], p_oof[n])
+        tp, _ = best_of(ps[n][0], ans_oof[n], rank_oof[n])
         news_top.append(tp)
         news_ans.append(ps[n][0].answerable)
     t_answer = answer_threshold(np.concatenate(news_top), np.concatenate(news_ans), max_false=0.02)
-    t_more = more_threshold([(ps[n][0], p_oof[n]) for n in ("seeds", "bbc")])
+    t_more = more_threshold([(ps[n][0], ans_oof[n], rank_oof[n]) for n in ("seeds", "bbc")])
 
-    model = fit_model(weighted(ps), rounds)
     report = {}
     print(f"\n| set | part | questions | first stage hit@1 | reranked hit@1 | first hit@3 | reranked hit@3 "
           f"| declined unanswerable | answerable declined |\n|---|---|---|---|---|---|---|---|---|")
     for name in ps:
-        for label, part in zip(("fit", "held-out"), ps[name]):
-            s = predict(model, part)
+        for j, (label, part) in enumerate(zip(("fit (out of fold)", "held-out"), ps[name])):
+            s = rank_scores[name][j]
+            pr = ans_oof[name] if j == 0 else answers.predict(with_score(part, s), num_threads=2)
             a, b = part.metrics(part.first_stage()), part.metrics(s)
-            pr = prob(cal, s, gaps(part, s))
-            tp, _ = best_of(part, pr)
+            tp, _ = best_of(part, pr, s)
             un = ~part.answerable
             declined_un = float(np.mean(tp[un] < t_answer)) if un.any() else None
             declined_ans = int(np.sum(tp[part.answerable] < t_answer))
@@ -320,17 +343,18 @@ def main(argv=None) -> int:
             du = "–" if declined_un is None else f"{declined_un:.2f} of {int(un.sum())}"
             print(f"| {name} | {label} | {a['n']} | {a['hit@1']:.3f} | {b['hit@1']:.3f} | {a['hit@3']:.3f} "
                   f"| {b['hit@3']:.3f} | {du} | {declined_ans} |")
-    gain = model.feature_importance("gain")
+    gain = ranker.feature_importance("gain")
     imp = sorted(zip(FEATURES, (gain / gain.sum()).round(4).tolist()), key=lambda x: -x[1])
-    print("\nfeature gain:", ", ".join(f"{f} {v:.3f}" for f, v in imp))
-    print(f"calibration {cal}; thresholds answer {t_answer:.3f}, more {t_more:.3f}")
+    print("\nranker feature gain:", ", ".join(f"{f} {v:.3f}" for f, v in imp))
+    print(f"thresholds: answer {t_answer:.3f}, more {t_more:.3f}")
     if args.write:
         MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
         MODEL_PATH.write_text(json.dumps({
             "features": list(FEATURES), "rerank_top": top, "rounds": rounds, "params": PARAMS,
-            "news_weight": args.news_weight, "calibration": cal,
+            "news_weight": nw, "answer_params": ANSWER_PARAMS, "answer_rounds": ANSWER_ROUNDS,
             "thresholds": {"answer": t_answer, "more": t_more}, "report": report,
-            "feature_gain": dict(imp), "model": model.model_to_string()}, indent=None), "utf-8")
+            "feature_gain": dict(imp), "ranker": ranker.model_to_string(),
+            "answers": answers.model_to_string()}), "utf-8")
         print(f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return 0
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from . import followup, rerank, sourcing
+from . import followup, sourcing
+from . import rerank as second_stage
 from .dedupe import NearDuplicates
 from .quotes import Quote, iter_quotes
 from .search import WEIGHTS
@@ -93,7 +94,7 @@ def resolve(index, embedder, question: str, history: list[str]) -> str:
     """What to search for: the question, or its follow-up rewrite given the earlier ones."""
     def speaker_of(previous: str) -> str | None:
         """Who said the best answers to an earlier question: the person "he" or "she" means."""
-        for h in rerank.search(index, embedder.encode([previous])[0], previous, k=3):
+        for h in second_stage.search(index, embedder.encode([previous])[0], previous, k=3):
             name = index.sentence_who(h.row)[1]
             if name and sourcing.is_person(index, name):
                 return name
@@ -104,10 +105,10 @@ def resolve(index, embedder, question: str, history: list[str]) -> str:
 def answer(index, embedder, question: str, k: int = 3, history=None,
            threshold: float | None = None, weights: dict | None = None,
            speaker: str | None = None, source: str | None = None,
-           since: str | None = None, until: str | None = None) -> Answer:
+           since: str | None = None, until: str | None = None, rerank: bool = True) -> Answer:
     """Answer `question` from `index`. `threshold` overrides the abstention threshold of the
     stage that judges (the second stage's probability, or the first stage's relevance when
-    the second is off or `weights` override the first stage's fusion)."""
+    the second is off, `rerank` is false or `weights` override the first stage's fusion)."""
     q = check_question(question, k)
     check_filters(speaker, source, since, until)
     if len(index) == 0:
@@ -117,9 +118,9 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     qvec = embedder.encode([query])[0]
     asked = None if speaker else sourcing.asked_speaker(query)
     narrowed = bool(speaker or source or since or until or asked)
-    model = rerank.default() if weights is None else None
-    hits = rerank.search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100),
-                         weights=weights, reranker=model)
+    model = second_stage.default() if weights is None and rerank else None
+    hits = second_stage.search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100),
+                         weights=weights, reranker=model, asked=q)
 
     def said_by(h, wanted):
         _, name, title = index.sentence_who(h.row)

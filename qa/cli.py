@@ -168,6 +168,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--calibrate", choices=["all", "even", "odd"],
                    help="also pick the abstention threshold from these questions' scores (even/odd: by the "
                         "number in the id, the repo's fit/held-out split) and report it on all of them")
+    e.add_argument("--compare", action="store_true",
+                   help="before/after table: the first stage alone and with the second stage (qa.rerank), "
+                        "on the fit (even ids) and held-out (odd ids) halves")
     e.set_defaults(func=cmd_eval)
     return p
 

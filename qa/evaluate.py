@@ -70,17 +70,18 @@ def is_correct(quote_text: str, q: dict) -> bool:
 
 
 def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = None,
-             threshold: float | None = None) -> dict:
+             threshold: float | None = None, rerank: bool = True) -> dict:
     """Ask every question of `library` and score the quotes; returns the figures and the misses.
 
     `weights` override the fusion weights of `qa.search` and `threshold` the abstention
-    threshold, so baselines and calibration run through the same code.
+    threshold, so baselines and calibration run through the same code; `rerank=False` asks
+    the first stage alone.
     """
     from .answer import answer
-    from . import rerank
+    from . import rerank as second_stage
     from .answer import ANSWER_THRESHOLD
     index, embedder = library.index, library.embedder
-    model = rerank.default() if weights is None else None
+    model = second_stage.default() if weights is None and rerank else None
     if threshold is None:  # report the threshold of the stage that judges
         threshold = model.thresholds["answer"] if model is not None else ANSWER_THRESHOLD
     records, misses = [], []
@@ -91,10 +92,11 @@ def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = 
     for q in questions:
         t = time.perf_counter()
         ans = answer(index, embedder, q["question"], k=k, history=q.get("history"),
-                     threshold=threshold, weights=weights)
+                     threshold=threshold, weights=weights, rerank=rerank)
         elapsed += time.perf_counter() - t
         top = ans.confidence
-        rec = {"id": q["id"], "answerable": bool(q["support"]), "answered": ans.answered, "score": top}
+        rec = {"id": q["id"], "answerable": bool(q["support"]), "answered": ans.answered, "score": top,
+               "followup": bool(q.get("history"))}
         records.append(rec)
         first = ans.quotes[0].text if ans.quotes else None
         if ans.quotes:
@@ -183,6 +185,39 @@ def report(r: dict, out=sys.stdout) -> None:
             print(f"- [{m['id']}] {m['question']} -- {m['why']} (score {m['score']:.3f})\n    first: {first}", file=out)
 
 
+def part_figures(records: list[dict], part: str = "all") -> dict:
+    """hit@1, hit@3, MRR@3 and follow-ups' hit@1 over the answerable questions of `part`, and
+    abstention: the share of unanswerable ones declined, the answerable ones declined."""
+    rs = [r for r in records if in_part(r["id"], part)]
+    ans = [r for r in rs if r["answerable"]]
+    un = [r for r in rs if not r["answerable"]]
+    fu = [r for r in ans if r.get("followup")]
+    rank = [r.get("rank") or 10 ** 9 for r in ans]
+    n = max(1, len(ans))
+    return {"answerable": len(ans), "hit@1": sum(x == 1 for x in rank) / n, "hit@3": sum(x <= 3 for x in rank) / n,
+            "mrr": sum(1 / x for x in rank if x <= 3) / n, "followups": len(fu),
+            "followups_hit@1": sum(r.get("rank") == 1 for r in fu) / len(fu) if fu else None,
+            "unanswerable": len(un), "declined_unanswerable": sum(not r["answered"] for r in un) / len(un) if un else None,
+            "answerable_declined": sum(not r["answered"] for r in ans)}
+
+
+def compare(library, questions: list[dict], k: int = 3, out=sys.stdout) -> dict:
+    """The before/after table: the first stage alone, then with the second stage."""
+    runs = {"first stage": evaluate(library, questions, k=k, rerank=False),
+            "+ second stage": evaluate(library, questions, k=k)}
+    print(f"| system | part | answerable | hit@1 | hit@{k} | MRR@{k} | follow-ups hit@1 | declined unanswerable "
+          f"| answerable declined | ms / question |\n|---|---|---|---|---|---|---|---|---|---|", file=out)
+    table = {}
+    for name, r in runs.items():
+        for part, label in (("even", "fit (even)"), ("odd", "held-out (odd)"), ("all", "all")):
+            f = table[f"{name} {part}"] = part_figures(r["records"], part)
+            fu = "–" if f["followups_hit@1"] is None else f"{f['followups_hit@1']:.2f} of {f['followups']}"
+            du = "–" if f["declined_unanswerable"] is None else f"{f['declined_unanswerable']:.2f} of {f['unanswerable']}"
+            print(f"| {name} | {label} | {f['answerable']} | {f['hit@1']:.3f} | {f['hit@3']:.3f} | {f['mrr']:.3f} "
+                  f"| {fu} | {du} | {f['answerable_declined']} | {r['ms_per_question']:.1f} |", file=out)
+    return table
+
+
 def main(args) -> int:
     from .library import Library
     try:
@@ -193,6 +228,11 @@ def main(args) -> int:
         print(f"qa: {e}", file=sys.stderr)
         return 1
     lib = Library(index_dir=args.index)
+    if getattr(args, "compare", False):
+        table = compare(lib, questions, k=args.k, out=sys.stderr if args.json else sys.stdout)
+        if args.json:
+            print(json.dumps(table, indent=1))
+        return 0
     r = evaluate(lib, questions, k=args.k)
     cal = None
     if getattr(args, "calibrate", None):

@@ -17,8 +17,8 @@ its similarities:
   (each vector less its projection on the article's mean paragraph vector);
 - where it stands: its rank in the first stage and in its article, its position, caption.
 
-A LightGBM LambdaRank model orders them, and a logistic calibration of its score (and of
-the gap to the best) gives the probability that a sentence answers, which `qa.answer`
+A LightGBM LambdaRank model orders them, and a LightGBM classifier over the same features
+and the ranker's score gives the probability that a sentence answers, which `qa.answer`
 uses to abstain and to stop quoting. Both were fitted by `benchmarks/train_reranker.py`
 and ship in `qa/models/` with a model card; `QA_RERANKER=off` turns the stage off and
 `QA_RERANKER=PATH` loads another model file.
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .bm25 import tokenize
-from .search import (FEATURES as FIRST_STAGE, WEIGHTS, Hit, _CUE_PATTERNS, _NUMBER, _cues, _idf, _plain,
+from .search import (FEATURES as FIRST_STAGE, WEIGHTS, Hit, _NUMBER, _cues, _idf, _plain,
                      candidates, fuse, query_tokens, question_type, terms_in)
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "reranker.json"
@@ -48,6 +48,7 @@ FEATURES = FIRST_STAGE + (
     "new_dates", "new_numbers", "new_names", "reason", "quotation", "speech",
     "art_cov", "new_cov", "title_in_q", "title_restate", "ctx_cov", "pronoun_start", "definite_start",
     "position", "para_position", "caption", "chars", "art_gap", "art_rank", "art_cands", "dense_topicless",
+    "followup", "own_cov",
 )
 
 _QKINDS = {None: 0, "date": 1, "number": 2, "name": 3, "reason": 4, "say": 5, "how": 6}
@@ -84,8 +85,11 @@ def _held_share(held: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: dict[str, np.ndarray],
-             fused: np.ndarray) -> np.ndarray:
-    """float32 [len(rows), len(FEATURES)]: every candidate described for the second stage."""
+             fused: np.ndarray, asked: str | None = None) -> np.ndarray:
+    """float32 [len(rows), len(FEATURES)]: every candidate described for the second stage.
+
+    `question` is what was searched; `asked`, when it differs, the reader's own follow-up
+    ("How much did it pay?") whose words were joined to an earlier question's."""
     n = len(rows)
     rows = np.asarray(rows, dtype=np.int64)
     out = np.zeros((n, len(FEATURES)), dtype=np.float32)
@@ -102,10 +106,9 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     texts = [index.sentence_text(int(r)) for r in rows]
 
     # What the sentence holds that the question does not.
-    asked = set(re.findall(r"[\w'’-]+", question.lower())) | set(_NUMBER.findall(question.lower()))
+    said = set(re.findall(r"[\w'’-]+", question.lower())) | set(_NUMBER.findall(question.lower()))
     for f, k in (("new_dates", "date"), ("new_numbers", "number"), ("new_names", "name")):
-        assert k in _CUE_PATTERNS
-        out[:, col[f]] = [min(3, len(c - asked)) for c in _cues(index, rows, k)]
+        out[:, col[f]] = [min(3, len(c - said)) for c in _cues(index, rows, k)]
     out[:, col["reason"]] = [bool(_REASON.search(t)) for t in texts]
     out[:, col["quotation"]] = [bool(_QUOTATION.search(t)) for t in texts]
     out[:, col["speech"]] = [index.sentence_who(int(r))[0] in ("quote", "paraphrase") for r in rows]
@@ -162,6 +165,14 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
             if tterms:
                 out[m, col["title_restate"]] = terms_in(bm, tterms, rows[m]).mean(axis=1)
 
+    # A follow-up searched with an earlier question: the reader's new words matter most.
+    own = list(dict.fromkeys(query_tokens(asked))) if asked and asked != question else tokens
+    out[:, col["followup"]] = own is not tokens
+    if own:
+        idf = _idf(index.bm25_sent, own, unknown=True)
+        out[:, col["own_cov"]] = _held_share(terms_in(index.bm25_sent, list(idf), rows),
+                                             np.fromiter(idf.values(), dtype=np.float32, count=len(idf)))
+
     # Question and sentence with the article's topic taken out of both.
     q = np.asarray(qvec, dtype=np.float32).ravel()
     svecs = np.asarray(_plain(index.sent_vecs)[rows], dtype=np.float32)
@@ -180,7 +191,9 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
 
 
 class Reranker:
-    """The shipped second stage: a LightGBM ranking model and the calibration of its score."""
+    """The shipped second stage: a LightGBM ranking model, and a LightGBM classifier that reads
+    the same features plus the ranker's score (and its gap to the best) as the probability
+    that a sentence answers."""
 
     def __init__(self, path: str | Path = MODEL_PATH):
         import lightgbm as lgb
@@ -190,18 +203,17 @@ class Reranker:
                              "(benchmarks/train_reranker.py)")
         self.path = str(path)
         self.top = int(spec.get("rerank_top", RERANK_TOP))
-        self.booster = lgb.Booster(model_str=spec["model"])
-        self.calibration = spec["calibration"]  # logistic: a * score + b * gap + c
+        self.ranker = lgb.Booster(model_str=spec["ranker"])
+        self.answers = lgb.Booster(model_str=spec["answers"])
         self.thresholds = spec["thresholds"]  # "answer": the best must clear it; "more": later quotes
 
     def score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ranking score, probability that the sentence answers) of each row of `X`."""
         if not len(X):
             return np.zeros(0), np.zeros(0)
-        s = self.booster.predict(X, num_threads=1)
-        c = self.calibration
-        z = c["a"] * s + c["b"] * (s - s.max()) + c["c"]
-        return s, 1.0 / (1.0 + np.exp(-z))
+        s = self.ranker.predict(X, num_threads=1)
+        p = self.answers.predict(np.column_stack([X, s, s - s.max()]).astype(np.float32), num_threads=1)
+        return s, p
 
 
 _loaded: dict[str, Reranker | None] = {}
@@ -220,10 +232,11 @@ def default() -> Reranker | None:
 
 
 def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | None = None,
-           reranker: Reranker | None | str = "default") -> list[Hit]:
+           reranker: Reranker | None | str = "default", asked: str | None = None) -> list[Hit]:
     """The `k` best sentences for the question, best first: the first stage's order, its best
     `top` re-ordered by the second stage (each with `answers`, the probability it answers).
-    `weights` (first-stage fusion weights, for baselines and tuning) turn the second stage off."""
+    `weights` (first-stage fusion weights, for baselines and tuning) turn the second stage off;
+    `asked` is the reader's own question when `question` is its follow-up rewrite."""
     if len(index) == 0:
         return []
     model = default() if reranker == "default" else reranker
@@ -239,8 +252,9 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
         return [hit(o, fused[o]) for o in order[:k]]
     head = order[:model.top]
     s, p = model.score(features(index, qvec, question, rows[head], {f: v[head] for f, v in feats.items()},
-                                fused[head]))
+                                fused[head], asked))
     ranked = np.argsort(-s, kind="stable")
+    # ordered by the ranker; the score a hit carries is the probability that it answers
     out = [hit(head[i], p[i], p[i]) for i in ranked]
     floor = min((h.score for h in out), default=0.0)
     out += [hit(o, min(floor, float(fused[o])), 0.0) for o in order[model.top:k]]

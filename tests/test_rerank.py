@@ -1,0 +1,119 @@
+"""The second stage (qa/rerank.py): its features, the shipped model, and what it changes in answers."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from qa import rerank
+from qa.answer import answer
+from qa.rerank import FEATURES, MODEL_PATH, Reranker, features, question_kind
+from qa.search import candidates, fuse
+
+
+def test_question_kinds():
+    assert question_kind("How much did Glazer offer for the club?") == "number"
+    assert question_kind("When did the civil war start?") == "date"
+    assert question_kind("Who will replace the chief executive?") == "name"
+    assert question_kind("Why did shares in the airline fall?") == "reason"
+    assert question_kind("What caused the delay?") == "reason"
+    assert question_kind("What did the minister say about taxes?") == "say"
+    assert question_kind("How did the band react?") == "how"
+    assert question_kind("Is the deal going ahead?") is None
+
+
+def _features(lib, question, asked=None):
+    ix, emb = lib.index, lib.embedder
+    qv = emb.encode([question])[0]
+    rows, feats = candidates(ix, qv, question)
+    fused = fuse(feats)
+    head = np.argsort(-fused, kind="stable")[:rerank.RERANK_TOP]
+    X = features(ix, qv, question, rows[head], {f: v[head] for f, v in feats.items()}, fused[head], asked)
+    return rows[head], X
+
+
+def test_features_describe_every_candidate(seed_library):
+    rows, X = _features(seed_library, "How many air strikes has the US carried out in Iraq?")
+    assert X.shape == (len(rows), len(FEATURES)) and np.isfinite(X).all()
+    col = {f: X[:, j] for j, f in enumerate(FEATURES)}
+    assert col["rank"].min() == 0 and col["fused_gap"].max() == 0
+    assert set(np.unique(col["qkind"])) == {2}  # a number is asked for
+    ix = seed_library.index
+    for r, n in zip(rows, col["new_numbers"]):  # a number the question does not hold
+        has = any(ch.isdigit() for ch in ix.sentence_text(int(r)))
+        assert n > 0 or not has
+    assert (col["followup"] == 0).all()
+    assert np.allclose(col["own_cov"], col["coverage"], atol=1e-5)
+
+
+def test_a_followups_own_words_are_a_feature(seed_library):
+    _, X = _features(seed_library, "What did Lavrov say about Libya? And who led the operation there?",
+                     asked="And who led the operation there?")
+    col = {f: X[:, j] for j, f in enumerate(FEATURES)}
+    assert (col["followup"] == 1).all()
+    assert not np.allclose(col["own_cov"], col["coverage"])
+
+
+def test_shipped_model_loads_and_fits_its_features():
+    assert MODEL_PATH.exists() and MODEL_PATH.stat().st_size < 30e6
+    assert (MODEL_PATH.parent / "MODEL_CARD.md").exists()
+    m = Reranker(MODEL_PATH)
+    assert 0 < m.thresholds["answer"] < 1 and 0 < m.thresholds["more"] < 1
+    s, p = m.score(np.zeros((3, len(FEATURES)), dtype=np.float32))
+    assert s.shape == p.shape == (3,) and ((0 <= p) & (p <= 1)).all()
+
+
+def test_a_model_for_other_features_is_refused(tmp_path):
+    spec = json.loads(MODEL_PATH.read_text("utf-8"))
+    spec["features"] = spec["features"][:-1]
+    bad = tmp_path / "old.json"
+    bad.write_text(json.dumps(spec), "utf-8")
+    with pytest.raises(ValueError, match="other features"):
+        Reranker(bad)
+
+
+def test_qa_reranker_off_and_path(monkeypatch, seed_library):
+    ix, emb = seed_library.index, seed_library.embedder
+    q = "Why isn't Russia in the coalition?"
+    on = rerank.search(ix, emb.encode([q])[0], q, k=5)
+    assert all(0 <= h.answers <= 1 for h in on)
+    probs = [h.answers for h in on]
+    assert probs == sorted(probs, reverse=True)
+    monkeypatch.setenv("QA_RERANKER", "off")
+    off = rerank.search(ix, emb.encode([q])[0], q, k=5)
+    assert all(h.answers == -1 for h in off)
+    monkeypatch.setenv("QA_RERANKER", str(MODEL_PATH))
+    assert rerank.default() is not None
+    monkeypatch.delenv("QA_RERANKER")
+
+
+def test_k_is_a_maximum_not_a_quota(seed_library):
+    ix, emb = seed_library.index, seed_library.embedder
+    model = rerank.default()
+    seen_fewer = False
+    for q in ("Why isn't Russia in the coalition?", "How many air strikes has the US carried out in Iraq?",
+              "What did Samantha Power say about Assad?", "When did James Foley die?"):
+        a = answer(ix, emb, q, k=5)
+        if not a.answered:
+            continue
+        hits = rerank.search(ix, emb.encode([a.query])[0], a.query, k=50, asked=q)
+        bar = model.thresholds["more"]
+        assert len(a.quotes) <= 5
+        seen_fewer |= len(a.quotes) < 5
+        assert all(h.answers >= bar or h.row in a.quotes[0].rows for h in hits[:1])
+    assert seen_fewer
+
+
+def test_a_photo_caption_is_quoted_as_one(seed_library):
+    ix, emb = seed_library.index, seed_library.embedder
+    a = answer(ix, emb, "What happened to James Foley?", k=3)
+    kinds = [q.kind for q in a.quotes]
+    assert "caption" in kinds
+    cap = a.quotes[kinds.index("caption")]
+    assert "beheaded" in cap.text or "James Foley" in cap.text
+    assert cap.to_dict()["kind"] == "caption" and cap.context == cap.text or cap.text in cap.context
+
+
+def test_env_is_clean():
+    assert os.environ.get("QA_RERANKER") in (None, "")
