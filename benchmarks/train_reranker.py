@@ -55,36 +55,56 @@ PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1, 3], "
 
 # ------------------------------------------------------------------ dumps
 
-def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP) -> dict:
-    """Features and labels of the first stage's best `top` candidates of every question."""
+def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str | None = None) -> dict:
+    """Features and labels of the first stage's best `top` candidates of every question.
+
+    `ablate` makes questions the articles do not answer out of ones they do, for the answer
+    classifier: the candidates come from the index without the question's gold paragraph
+    ("paragraph": SQuAD, whose other paragraphs are about the same subject) or without every
+    article that answers it ("articles": the BBC set's `articles`)."""
     from qa.answer import resolve
     from qa.evaluate import is_correct
     from qa.rerank import features
     from qa.search import candidates, fuse
     index, emb = lib.index, lib.embedder
-    X, y, g, first = [], [], [], []
+    X, y, g, answerable = [], [], [], []
+    para_of = {}
+    if ablate == "paragraph":
+        import re
+        for j in range(len(index.para)):
+            para_of.setdefault(re.sub(r"\s+", " ", index.paragraph_text(j)).strip(), []).append(j)
+    entry_of = {e.article.id: r for r, e in enumerate(index.entries)}
     t = time.perf_counter()
     for n, q in enumerate(questions):
         query = resolve(index, emb, q["question"], q.get("history") or [])
         qvec = emb.encode([query])[0]
         rows, feats = candidates(index, qvec, query)
+        if ablate == "paragraph":
+            keep = ~np.isin(index.sent[rows, 1], para_of.get(q["context"], []))
+        elif ablate == "articles":
+            gone = [entry_of[a.rsplit(".", 1)[0]] for a in q.get("articles", []) if a.rsplit(".", 1)[0] in entry_of]
+            keep = ~np.isin(index.sent[rows, 0], gone)
+        else:
+            keep = np.ones(len(rows), bool)
+        rows, feats = rows[keep], {f: v[keep] for f, v in feats.items()}
         fused = fuse(feats)
         head = np.argsort(-fused, kind="stable")[:top]
         X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head],
                            " ".join(q["question"].split())))
         y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows[head]], dtype=np.int8))
+        answerable.append(bool(q["support"]) and (not ablate or bool(y[-1].any())))
         g.append(np.full(len(head), n, dtype=np.int32))
         if n % 1000 == 999:
             print(f"  {n + 1}/{len(questions)} ({time.perf_counter() - t:.0f}s)", file=sys.stderr)
     d = {"X": np.concatenate(X), "y": np.concatenate(y), "g": np.concatenate(g),
          "ids": np.array([q["id"] for q in questions]),
-         "answerable": np.array([bool(q["support"]) for q in questions]),
+         "answerable": np.array(answerable),
          "features": np.array(FEATURES)}
     np.savez_compressed(path, **d)
     return d
 
 
-def load_or_dump(name: str, make_lib, questions: list[dict], fresh: bool) -> dict:
+def load_or_dump(name: str, make_lib, questions: list[dict], fresh: bool, ablate: str | None = None) -> dict:
     path = DATA / f"{name}.npz"
     if path.exists() and not fresh:
         d = dict(np.load(path))
@@ -92,7 +112,7 @@ def load_or_dump(name: str, make_lib, questions: list[dict], fresh: bool) -> dic
             return d
     DATA.mkdir(parents=True, exist_ok=True)
     print(f"dumping {name}: {len(questions)} questions", file=sys.stderr)
-    return dump(make_lib(), questions, path)
+    return dump(make_lib(), questions, path, ablate=ablate)
 
 
 def squad_set(limit: int = 0):
@@ -120,6 +140,7 @@ class Part:
         m &= rank < top
         self.X, self.y, g = d["X"][m], d["y"][m], d["g"][m]
         self.qids = qs
+        self.ids = [str(d["ids"][i]) for i in qs]
         self.answerable = d["answerable"][qs]
         self.g = np.searchsorted(qs, g)
         # questions with no candidate row (an empty index part) still count, as misses
@@ -188,9 +209,10 @@ def answer_threshold(top_p: np.ndarray, answerable: np.ndarray, max_false: float
     return float((lo + below.max()) / 2) if len(below) else float(lo * 0.9)
 
 
-def more_threshold(parts: list[tuple[Part, np.ndarray, np.ndarray]], k: int = 3) -> float:
+def more_threshold(parts: list[tuple[Part, np.ndarray, np.ndarray]], k: int = 3, keep: float = 0.9) -> float:
     """The probability a further quote must have: among the ranker's 2nd..k-th sentences, the
-    bar that keeps the most right quotes and drops the most wrong ones (balanced accuracy)."""
+    highest bar that still keeps `keep` of the right ones (a reader loses little; most wrong
+    ones below it go)."""
     ps, ys = [], []
     for part, p, s in parts:
         for q in range(len(part.qids)):
@@ -199,11 +221,11 @@ def more_threshold(parts: list[tuple[Part, np.ndarray, np.ndarray]], k: int = 3)
             ps.append(p[order])
             ys.append(part.y[order].astype(bool))
     ps, ys = np.concatenate(ps), np.concatenate(ys)
-    best = (-1.0, 0.5)
-    for t in np.unique(np.round(ps, 3)):
-        bal = 0.5 * (np.mean(ps[ys] >= t) + np.mean(ps[~ys] < t)) if ys.any() and (~ys).any() else 0
-        best = max(best, (bal, float(t)))
-    return best[1]
+    right = np.sort(ps[ys])
+    t = float(right[int(np.floor((1 - keep) * len(right)))]) if len(right) else 0.0
+    print(f"more: bar {t:.3f} keeps {np.mean(ps[ys] >= t):.2f} of {ys.sum()} right later sentences, "
+          f"drops {np.mean(ps[~ys] < t):.2f} of {(~ys).sum()} wrong ones", file=sys.stderr)
+    return t
 
 
 # ------------------------------------------------------------------ main
@@ -227,6 +249,14 @@ def main(argv=None) -> int:
                                load_questions(ROOT / "tests/data/seed_questions.jsonl"), args.fresh), None),
         "bbc": (load_or_dump("bbc", lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC),
                              load_questions(ROOT / "tests/data/bbc_questions.jsonl"), args.fresh), None),
+    }
+
+    squad_fit = squad_q[:len(squad_q) // 2]
+    bbc_fit = [q for q in load_questions(ROOT / "tests/data/bbc_questions.jsonl") if q["support"] and in_part(q["id"], "even")]
+    abl_sets = {
+        "squad": load_or_dump("squad-ablated", make_squad, squad_fit, args.fresh, ablate="paragraph"),
+        "bbc": load_or_dump("bbc-ablated", lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC),
+                            bbc_fit, args.fresh, ablate="articles"),
     }
 
     def split(name, d):
@@ -255,10 +285,10 @@ def main(argv=None) -> int:
 
     # --- choose the candidate count, the rounds and the news weight on the fit parts alone
     best = None
-    for top in (20, 50):
+    for top in (30, 50):
         ps = parts_for(top)
-        for nw in (2, 4, 8):
-            for rounds in (100, 200, 400):
+        for nw in (4, 8, 16):
+            for rounds in (200, 400, 800):
                 score = 0.0
                 for f in (0, 1):
                     train = [(folds(p)[f], w) for p, w in weighted(ps, nw)]
@@ -273,19 +303,27 @@ def main(argv=None) -> int:
     print(f"chosen: rerank top {top}, news weight {nw}, {rounds} rounds", file=sys.stderr)
     ps = parts_for(top)
 
-    def out_of_fold(train_fn, predict_fn):
-        """Scores of every fit question from a model that did not see it (two folds)."""
-        out = {n: np.zeros(len(ps[n][0].X)) for n in ps}
-        for f in (0, 1):
-            m = train_fn([(folds(p)[f], w) for p, w in weighted(ps, nw)])
-            for n in ps:
-                fit_part = ps[n][0]
-                rows = (np.arange(len(fit_part.qids)) % 2 == (1 - f))[fit_part.g]
-                out[n][rows] = predict_fn(m, fit_part, rows)
-        return out
+    # --- the ranker, and out-of-fold scores: each fit question scored by the fold model that
+    # did not see it; the ablated questions (made unanswerable) by the same fold model
+    def fold_of(part: Part) -> np.ndarray:
+        return (np.arange(len(part.qids)) % 2)[part.g]
 
-    # --- the ranker, and its out-of-fold scores on the fit parts
-    rank_oof = out_of_fold(lambda t: fit_model(t, rounds), lambda m, p, r: m.predict(p.X[r], num_threads=2))
+    fold_models = [fit_model([(folds(p)[f], w) for p, w in weighted(ps, nw)], rounds) for f in (0, 1)]
+    rank_oof = {}
+    for n in ps:
+        part, fo = ps[n][0], fold_of(ps[n][0])
+        rank_oof[n] = np.zeros(len(part.X))
+        for f in (0, 1):
+            rank_oof[n][fo == 1 - f] = fold_models[f].predict(part.X[fo == 1 - f], num_threads=2)
+    ablated = {}
+    for n, d in abl_sets.items():
+        part = Part(d, np.ones(len(d["ids"]), bool), top)
+        position = {ps[n][0].ids[i]: i for i in range(len(ps[n][0].qids))}
+        fo = (np.array([position[i] for i in d["ids"]]) % 2)[part.g]
+        sc = np.zeros(len(part.X))
+        for f in (0, 1):
+            sc[fo == 1 - f] = fold_models[f].predict(part.X[fo == 1 - f], num_threads=2)
+        ablated[n] = (part, fo, sc)
     ranker = fit_model(weighted(ps, nw), rounds)
     rank_scores = {n: (rank_oof[n], predict(ranker, ps[n][1])) for n in ps}
 
@@ -293,31 +331,44 @@ def main(argv=None) -> int:
     def with_score(part, s):
         return np.column_stack([part.X, s, gaps(part, s)]).astype(np.float32)
 
-    def fit_answers(parts_scores):
+    def fit_answers(rows):
+        """rows: (Part, ranker scores, row mask, weight)."""
         import lightgbm as lgb
-        X = np.concatenate([np.concatenate([with_score(p, s)] * w) for p, s, w in parts_scores])
-        y = np.concatenate([np.concatenate([p.y] * w) for p, s, w in parts_scores])
+        X = np.concatenate([np.concatenate([with_score(p, s)[m]] * w) for p, s, m, w in rows])
+        y = np.concatenate([np.concatenate([p.y[m]] * w) for p, s, m, w in rows])
         ds = lgb.Dataset(X, y, feature_name=list(FEATURES) + ["rank_score", "rank_gap"],
                          categorical_feature=[FEATURES.index("qkind")])
         return lgb.train({**ANSWER_PARAMS}, ds, num_boost_round=ANSWER_ROUNDS)
 
-    ws = dict(zip(("squad", "seeds", "bbc"), (1, nw, nw)))
+    ws = {"squad": 1, "seeds": nw, "bbc": nw}
     ans_oof = {n: np.zeros(len(ps[n][0].X)) for n in ps}
+    abl_oof = {n: np.zeros(len(ablated[n][0].X)) for n in ablated}
     for f in (0, 1):
-        fold_parts = []
+        rows = [(ps[n][0], rank_oof[n], fold_of(ps[n][0]) == f, ws[n]) for n in ps]
+        rows += [(ablated[n][0], ablated[n][2], ablated[n][1] == f, ws[n]) for n in ablated]
+        m = fit_answers(rows)
         for n in ps:
-            fit_part = ps[n][0]
-            tr = folds(fit_part)[f]
-            keep = (np.arange(len(fit_part.qids)) % 2 == (0 if f == 0 else 1))[fit_part.g]
-            fold_parts.append((tr, rank_oof[n][keep], ws[n]))
-        m = fit_answers(fold_parts)
-        for n in ps:
-            fit_part = ps[n][0]
-            rows = (np.arange(len(fit_part.qids)) % 2 == (1 - f))[fit_part.g]
-            sub = folds(fit_part)[1 - f]
-            ans_oof[n][rows] = m.predict(with_score(sub, rank_oof[n][rows]), num_threads=2)
-    answers = fit_answers([(ps[n][0], rank_oof[n], ws[n]) for n in ps])
+            sel = fold_of(ps[n][0]) == 1 - f
+            ans_oof[n][sel] = m.predict(with_score(ps[n][0], rank_oof[n])[sel], num_threads=2)
+        for n in ablated:
+            sel = ablated[n][1] == 1 - f
+            abl_oof[n][sel] = m.predict(with_score(ablated[n][0], ablated[n][2])[sel], num_threads=2)
+    everything = lambda p: np.ones(len(p.X), bool)  # noqa: E731
+    answers = fit_answers([(ps[n][0], rank_oof[n], everything(ps[n][0]), ws[n]) for n in ps]
+                          + [(ablated[n][0], ablated[n][2], everything(ablated[n][0]), ws[n]) for n in ablated])
 
+    def auc(pos, neg):
+        pos, neg = np.asarray(pos), np.asarray(neg)
+        return float(np.mean(pos[:, None] > neg[None, :]) + 0.5 * np.mean(pos[:, None] == neg[None, :]))
+    for n in ("seeds", "bbc"):
+        part = ps[n][0]
+        tp, _ = best_of(part, ans_oof[n], rank_oof[n])
+        mx = np.zeros(len(part.qids))
+        np.maximum.at(mx, part.g, ans_oof[n])
+        print(f"{n} fit: AUC answerable vs not, top p {auc(tp[part.answerable], tp[~part.answerable]):.3f}, "
+              f"max p {auc(mx[part.answerable], mx[~part.answerable]):.3f}", file=sys.stderr)
+        print("   answerable top p (lowest 8):", np.round(np.sort(tp[part.answerable])[:8], 3).tolist(),
+              "unanswerable:", np.round(np.sort(tp[~part.answerable]), 3).tolist(), file=sys.stderr)
     news_top, news_ans = [], []
     for n in ("seeds", "bbc"):
         tp, _ = best_of(ps[n][0], ans_oof[n], rank_oof[n])
@@ -325,6 +376,11 @@ def main(argv=None) -> int:
         news_ans.append(ps[n][0].answerable)
     t_answer = answer_threshold(np.concatenate(news_top), np.concatenate(news_ans), max_false=0.02)
     t_more = more_threshold([(ps[n][0], ans_oof[n], rank_oof[n]) for n in ("seeds", "bbc")])
+    for n in ablated:
+        tp, _ = best_of(ablated[n][0], abl_oof[n], ablated[n][2])
+        un = ~ablated[n][0].answerable
+        print(f"{n} made unanswerable (fit, out of fold): {np.mean(tp[un] < t_answer):.2f} of {un.sum()} declined",
+              file=sys.stderr)
 
     report = {}
     print(f"\n| set | part | questions | first stage hit@1 | reranked hit@1 | first hit@3 | reranked hit@3 "

@@ -39,6 +39,9 @@ MEANING_THRESHOLD = 0.246
 # Added to a sentence's score when its speaker is the one the question asks about: enough
 # to put that speaker's relevant sentences first, not enough to lift an unrelated one.
 SPEAKER_BONUS = 0.1
+# The same in the second stage's ranking scores (qa.rerank), where neighbouring candidates
+# stand about one apart.
+SPEAKER_BONUS_RANKED = 1.0
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -136,13 +139,18 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
         hits = [h for h in hits if said_by(h, speaker)]
     top = hits[0] if hits else None  # abstention judges the best sentence on its own merits
     if asked:
-        hits = sorted((replace(h, score=h.score + SPEAKER_BONUS) if said_by(h, asked)
+        bonus = SPEAKER_BONUS_RANKED if hits and hits[0].answers >= 0 else SPEAKER_BONUS
+        hits = sorted((replace(h, score=h.score + bonus) if said_by(h, asked)
                        else h for h in hits), key=lambda h: -h.score)
     if top is None:
         confidence, answered, more = float("-inf"), False, None
     elif model is not None and top.answers >= 0:  # the second stage's calibrated probability
         confidence = top.answers
-        answered = confidence >= (model.thresholds["answer"] if threshold is None else threshold)
+        # and, as without it, enough relevance and meaning: a question in another script or
+        # about nothing the articles discuss must not pass on the probability alone
+        answered = confidence >= (model.thresholds["answer"] if threshold is None else threshold) \
+            and relevance(replace(top, score=top.first), weights) >= ANSWER_THRESHOLD \
+            and max(top.dense, top.dense_para) >= MEANING_THRESHOLD
         # after the first, a quote only where it too clears the bar (k is a maximum, not a quota)
         more = model.thresholds["more"] if answered else None
     else:

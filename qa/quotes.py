@@ -114,6 +114,7 @@ def iter_quotes(index: Index, hits: list[Hit], question: str, first: int = 3) ->
         start, end = int(index.sent[rows[0], 2]), int(index.sent[rows[-1], 3])
         k_para = int(index.para[p_row, 1])
         context, base = article.units[k_para], article.paragraph_start(k_para)
-        yield Quote(text=context[start - base:end - base], score=h.score, context=context, article=article,
+        yield Quote(text=context[start - base:end - base], score=h.answers if h.answers >= 0 else h.score,
+                    context=context, article=article,
                     start=start, end=end, context_start=base, rows=tuple(rows))
 

@@ -48,8 +48,11 @@ FEATURES = FIRST_STAGE + (
     "new_dates", "new_numbers", "new_names", "reason", "quotation", "speech",
     "art_cov", "new_cov", "title_in_q", "title_restate", "ctx_cov", "pronoun_start", "definite_start",
     "position", "para_position", "caption", "chars", "art_gap", "art_rank", "art_cands", "dense_topicless",
-    "followup", "own_cov",
-)
+    "followup", "own_cov", "novelty", "restate", "focus",
+) + tuple(f"{f}_vs_art" for f in ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus"))
+# Those last ones: the feature less its best among the candidates of the same article (the
+# article is often right and the sentence wrong: which of its sentences is the question's?).
+_RELATIVE = ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus")
 
 _QKINDS = {None: 0, "date": 1, "number": 2, "name": 3, "reason": 4, "say": 5, "how": 6}
 _Q_REASON = re.compile(r"^\s*(?:and\s+)?why\b|\bwhat (?:caused|led to|prompted|was behind|is behind|"
@@ -62,6 +65,13 @@ _REASON = re.compile(r"\b(?:because|due to|as a result|after|amid|following|blam
 _QUOTATION = re.compile(r"[\"“”]")
 _PRONOUN_START = re.compile(r"^[\"“‘']?(?:He|She|It|They|Its|His|Her|Their|This|That|These|Those|"
                             r"There|We|I)\b")
+# The thing a "which/what" question names as its answer: "Which investment bank ...",
+# "What was the score ...", "How many copies ..." (skipping verbs and articles before it).
+_FOCUS = re.compile(r"\b(?:which|what|whose|how many|how much)\s+((?:[\w'’-]+\s+){0,4})", re.I)
+_FOCUS_SKIP = frozenset("is are was were did does do has have had will would could can the a an his her its "
+                        "their this that these those of".split())
+_FOCUS_STOP = frozenset("is are was were did does do has have had will would could can to for in on at by "
+                        "with from of that who which when where why how".split())
 _DEFINITE_START = re.compile(r"^[\"“‘']?The (?:[a-z][\w'-]*)(?: [a-z][\w'-]*)?\b")
 
 
@@ -77,6 +87,22 @@ def question_kind(question: str) -> str | None:
     if _Q_SAY.search(question):
         return "say"
     return None
+
+
+def focus_terms(question: str) -> list[str]:
+    """The index's tokens of what a which/what/how-many question names as the thing it wants."""
+    m = _FOCUS.search(question)
+    if not m:
+        return []
+    words = m.group(1).lower().split()
+    while words and words[0] in _FOCUS_SKIP:
+        words = words[1:]
+    kept = []
+    for w in words:
+        if w in _FOCUS_STOP or len(kept) == 2:
+            break
+        kept.append(w)
+    return tokenize([" ".join(kept)])[0]
 
 
 def _held_share(held: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -104,6 +130,8 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     tokens = list(dict.fromkeys(query_tokens(question)))
     out[:, col["q_terms"]] = len(tokens)
     texts = [index.sentence_text(int(r)) for r in rows]
+    sent_tokens = [set(t) for t in tokenize(texts)]
+    qset = set(tokens)
 
     # What the sentence holds that the question does not.
     said = set(re.findall(r"[\w'’-]+", question.lower())) | set(_NUMBER.findall(question.lower()))
@@ -115,6 +143,9 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     out[:, col["pronoun_start"]] = [bool(_PRONOUN_START.match(t)) for t in texts]
     out[:, col["definite_start"]] = [bool(_DEFINITE_START.match(t)) for t in texts]
     out[:, col["chars"]] = [len(t) / 100.0 for t in texts]
+    focus = set(focus_terms(asked or question))
+    if focus:
+        out[:, col["focus"]] = [len(focus & st) / len(focus) for st in sent_tokens]
 
     # Where it stands in its article, and the article among the candidates.
     arts = index.sent[rows, 0].astype(np.int64)
@@ -156,6 +187,10 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
             df = in_art.sum(axis=0)
             w_art = w_glob * np.log1p((hi - lo) / (df + 0.5)).astype(np.float32)
             title = set(tokenize([index.article(a).title])[0])
+            for i in np.flatnonzero(m).tolist():  # what the sentence says beyond the question and title
+                st = sent_tokens[i]
+                out[i, col["novelty"]] = len(st - qset - title) / max(1, len(st))
+                out[i, col["restate"]] = len(st & qset) / max(1, len(st))
             in_title = np.array([t in title for t in terms])
             out[m, col["art_cov"]] = _held_share(held[m], w_art)
             out[m, col["new_cov"]] = _held_share(held[m][:, ~in_title], w_glob[~in_title]) if (~in_title).any() else 0.0
@@ -187,6 +222,12 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     sr = svecs - np.sum(svecs * T, axis=1)[:, None] * T
     out[:, col["dense_topicless"]] = np.sum(qr * sr, axis=1) / np.maximum(
         np.linalg.norm(qr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
+    _, art_of = np.unique(arts, return_inverse=True)
+    for f in _RELATIVE:
+        v = out[:, col[f]]
+        best_in = np.full(art_of.max() + 1 if n else 0, -np.inf, dtype=np.float32)
+        np.maximum.at(best_in, art_of, v)
+        out[:, col[f"{f}_vs_art"]] = v - best_in[art_of]
     return out
 
 
@@ -246,7 +287,8 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
     names = FIRST_STAGE
 
     def hit(o, score, p=-1.0):
-        return Hit(int(rows[o]), float(score), *(float(feats[f][o]) for f in names), answers=float(p))
+        return Hit(int(rows[o]), float(score), *(float(feats[f][o]) for f in names), answers=float(p),
+                   first=float(fused[o]))
 
     if model is None or weights is not None:
         return [hit(o, fused[o]) for o in order[:k]]
@@ -254,8 +296,8 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
     s, p = model.score(features(index, qvec, question, rows[head], {f: v[head] for f, v in feats.items()},
                                 fused[head], asked))
     ranked = np.argsort(-s, kind="stable")
-    # ordered by the ranker; the score a hit carries is the probability that it answers
-    out = [hit(head[i], p[i], p[i]) for i in ranked]
-    floor = min((h.score for h in out), default=0.0)
-    out += [hit(o, min(floor, float(fused[o])), 0.0) for o in order[model.top:k]]
+    # `score` is the ranker's (its order); `answers` the probability that the sentence answers
+    out = [hit(head[i], s[i], p[i]) for i in ranked]
+    floor = float(s.min()) if len(s) else 0.0
+    out += [hit(o, floor - 1.0 - j, 0.0) for j, o in enumerate(order[model.top:k])]
     return out[:k]

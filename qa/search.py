@@ -73,6 +73,7 @@ class Hit:
     dense_ctx: float = 0.0  # cosine of the question and the sentence averaged with its neighbours
     distinct: float = 0.0  # 1 - the sentence's hubness: how unlike its nearest sentences it is (qa.hubness)
     answers: float = -1.0  # the second stage's probability that it answers (qa.rerank); -1: not judged
+    first: float = float("nan")  # its first-stage (fused) score when `score` is the second stage's
 
 
 # ------------------------------------------------------------- answer cues
