@@ -25,7 +25,7 @@ test: venv
 	$(BIN)/python -m pytest -q tests
 
 # Benchmarks (figures, never assertions): speed and scale against the floor and peers, quote
-# retrieval on SQuAD, and the web chat under load. `make bench QUICK=1` (or bench-quick): < 2 min.
+# retrieval on SQuAD and on the BBC archive (with txtai beside), and the web chat under load. `make bench QUICK=1` (or bench-quick): < 2 min.
 # Peers (txtai, Haystack) live in their own venv that sees the app's torch through a .pth file,
 # so torch is neither installed twice nor upgraded.
 PEERS := benchmarks/.venv-peers
@@ -42,6 +42,7 @@ ifdef QUICK
 else
 	nice $(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/squad.py
+	$(BIN)/python benchmarks/bbc.py
 	$(BIN)/python benchmarks/load.py
 endif
 

@@ -6,7 +6,7 @@ lines, `Original url:` lines and trailing boilerplate (`See also:` blocks,
 store links, bare link lists) never reach the body, so they can never be
 quoted. Markdown inline syntax becomes plain text (links become their text).
 
-The article's `text` is its body paragraphs joined by blank lines; every
+The article's `text` is its body paragraphs, then its captions, joined by blank lines; every
 offset elsewhere in the library points into that string.
 
 What is left out: sentence splitting (`qa.sentences`) and anything about
@@ -53,12 +53,12 @@ class Article:
 
     @property
     def text(self) -> str:
-        return PARAGRAPH_SEPARATOR.join(self.paragraphs)
+        """The body paragraphs, then the photo captions, joined by blank lines."""
+        return PARAGRAPH_SEPARATOR.join(self.units)
 
     @property
     def units(self) -> tuple[str, ...]:
-        """What the index splits into sentences: the body paragraphs, then the photo captions.
-        A caption's offsets run on past `text` as if it followed the body after a blank line."""
+        """What the index splits into sentences: the body paragraphs, then the photo captions."""
         return self.paragraphs + self.captions
 
     def is_caption(self, i: int) -> bool:
@@ -66,7 +66,7 @@ class Article:
         return i >= len(self.paragraphs)
 
     def paragraph_start(self, i: int) -> int:
-        """Offset of unit `i` (a paragraph, or a caption past the last one) in `text`."""
+        """Offset of unit `i` (a paragraph, or a caption after the last one) in `text`."""
         return self._starts[i]
 
     def to_dict(self) -> dict:

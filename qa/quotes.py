@@ -34,19 +34,22 @@ class Quote:
     end: int
     context_start: int  # offset of `context` in article.text
     # Who said it and when (`qa.sourcing`), and the other articles that say the same.
-    kind: str = "narration"  # "quote" | "paraphrase" | "narration"
+    kind: str = "narration"  # "quote" | "paraphrase" | "narration" | "caption" (a photo caption)
     speaker: str | None = None
     speaker_title: str | None = None
     dates: tuple[dict, ...] = ()  # relative dates in the text: {"phrase", "date"}
     also_in: tuple[Article, ...] = field(default=())
     rows: tuple[int, ...] = field(default=(), compare=False, repr=False)  # sentence rows in the index
+    # the second stage's probability that the quote answers the question (None: not judged)
+    answers: float | None = None
 
     def to_dict(self) -> dict:
         return {"text": self.text, "score": round(self.score, 4), "context": self.context,
                 "article": self.article.to_dict(), "start": self.start, "end": self.end,
                 "context_start": self.context_start, "kind": self.kind, "speaker": self.speaker,
                 "speaker_title": self.speaker_title, "dates": [dict(d) for d in self.dates],
-                "sources": 1 + len(self.also_in), "also_in": [a.to_dict() for a in self.also_in]}
+                "sources": 1 + len(self.also_in), "also_in": [a.to_dict() for a in self.also_in],
+                "answers": None if self.answers is None else round(self.answers, 4)}
 
 
 def span(index: Index, row: int, idf: dict[str, float], used: set[int],
@@ -114,7 +117,7 @@ def iter_quotes(index: Index, hits: list[Hit], question: str, first: int = 3) ->
         start, end = int(index.sent[rows[0], 2]), int(index.sent[rows[-1], 3])
         k_para = int(index.para[p_row, 1])
         context, base = article.units[k_para], article.paragraph_start(k_para)
-        yield Quote(text=context[start - base:end - base], score=h.answers if h.answers >= 0 else h.score,
-                    context=context, article=article,
-                    start=start, end=end, context_start=base, rows=tuple(rows))
+        yield Quote(text=context[start - base:end - base], score=h.score, context=context, article=article,
+                    start=start, end=end, context_start=base, rows=tuple(rows),
+                    answers=h.answers if h.answers >= 0 else None)
 

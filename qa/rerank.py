@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -268,7 +269,16 @@ def default() -> Reranker | None:
     path = Path(where) if where else MODEL_PATH
     key = str(path)
     if key not in _loaded:
-        _loaded[key] = Reranker(path) if path.exists() else None
+        if not path.exists():
+            if where:  # asked for by name: say so rather than answer worse in silence
+                raise FileNotFoundError(f"QA_RERANKER={where}: no such model file")
+            _loaded[key] = None
+        else:
+            try:
+                _loaded[key] = Reranker(path)
+            except OSError as e:  # LightGBM's native library needs libgomp1 (OpenMP)
+                print(f"qa: the second stage is off ({e}); install libgomp1", file=sys.stderr)
+                _loaded[key] = None
     return _loaded[key]
 
 

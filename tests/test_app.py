@@ -48,7 +48,7 @@ def test_ask_returns_answer_to_dict(client, web_app):
     q = d["quotes"][0]
     assert CARD_QUOTE in q["text"]
     assert set(q) == {"text", "score", "context", "article", "start", "end", "context_start",
-                      "kind", "speaker", "speaker_title", "dates", "sources", "also_in"}
+                      "kind", "speaker", "speaker_title", "dates", "sources", "also_in", "answers"}
     assert set(q["article"]) == {"id", "title", "byline", "date", "url"}
     assert q["context"][q["start"] - q["context_start"]:q["end"] - q["context_start"]] == q["text"]
 

@@ -39,7 +39,8 @@ def test_markdown_seed_with_link_byline_and_original_url():
 def test_captions_and_boilerplate_are_not_body(path):
     a = read_article(path)
     assert len(a.captions) == 1
-    body = a.text
+    body = "\n\n".join(a.paragraphs)
+    assert a.text == body + "\n\n" + a.captions[0]  # captions follow the body in `text`
     for junk in ("MRC Store", "See also", "Original url", "AP Photo", "holds up a sign",
                  "themoscowtimes.com", "](", "[The Moscow Times]", "**", "By Patrick", "( –"):
         assert junk not in body

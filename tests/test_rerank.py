@@ -91,19 +91,16 @@ def test_qa_reranker_off_and_path(monkeypatch, seed_library):
 
 def test_k_is_a_maximum_not_a_quota(seed_library):
     ix, emb = seed_library.index, seed_library.embedder
-    model = rerank.default()
-    seen_fewer = False
+    bar = rerank.default().thresholds["more"]
+    counts = []
     for q in ("Why isn't Russia in the coalition?", "How many air strikes has the US carried out in Iraq?",
               "What did Samantha Power say about Assad?", "When did James Foley die?"):
         a = answer(ix, emb, q, k=5)
-        if not a.answered:
-            continue
-        hits = rerank.search(ix, emb.encode([a.query])[0], a.query, k=50, asked=q)
-        bar = model.thresholds["more"]
-        assert len(a.quotes) <= 5
-        seen_fewer |= len(a.quotes) < 5
-        assert all(h.answers >= bar or h.row in a.quotes[0].rows for h in hits[:1])
-    assert seen_fewer
+        if a.answered:  # after the first, only quotes likely enough to answer
+            assert all(qt.answers >= bar for qt in a.quotes[1:]), [qt.answers for qt in a.quotes]
+        assert all(0 <= qt.answers <= 1 for qt in a.quotes)
+        counts.append(len(a.quotes))
+    assert max(counts) <= 5 and min(counts) < 5
 
 
 def test_a_photo_caption_is_quoted_as_one(seed_library):
