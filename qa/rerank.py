@@ -78,16 +78,8 @@ _DEFINITE_START = re.compile(r"^[\"“‘']?The (?:[a-z][\w'-]*)(?: [a-z][\w'-]*
 
 def question_kind(question: str) -> str | None:
     """The kind of answer asked for: 'date', 'number', 'name', 'reason', 'say', 'how' or None."""
-    kind = question_type(question)
-    if kind:
-        return kind
-    if _Q_REASON.search(question):
-        return "reason"
-    if _Q_HOW.search(question):
-        return "how"
-    if _Q_SAY.search(question):
-        return "say"
-    return None
+    return question_type(question) or next(
+        (kind for kind, p in (("reason", _Q_REASON), ("how", _Q_HOW), ("say", _Q_SAY)) if p.search(question)), None)
 
 
 def focus_terms(question: str) -> list[str]:
