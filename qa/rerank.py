@@ -98,6 +98,14 @@ def focus_terms(question: str) -> list[str]:
     return tokenize([" ".join(kept)])[0]
 
 
+def _title_tokens(index, a: int) -> set[str]:
+    """The index's tokens of article `a`'s title, memoised on the index."""
+    memo = index.__dict__.setdefault("_title_tokens", {})
+    if a not in memo:
+        memo[a] = set(tokenize([index.article(a).title])[0])
+    return memo[a]
+
+
 def _held_share(held: np.ndarray, w: np.ndarray) -> np.ndarray:
     total = float(w.sum())
     return (held @ w / total).astype(np.float32) if total > 0 else np.zeros(len(held), np.float32)
@@ -132,7 +140,11 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
         out[:, col[f]] = [min(3, len(c - said)) for c in _cues(index, rows, k)]
     out[:, col["reason"]] = [bool(_REASON.search(t)) for t in texts]
     out[:, col["quotation"]] = [bool(_QUOTATION.search(t)) for t in texts]
-    out[:, col["speech"]] = [index.sentence_who(int(r))[0] in ("quote", "paraphrase") for r in rows]
+    if index.who is not None:  # who said it, from the stored codes (no per-row lookups)
+        spoken = [c for c, name in enumerate(index.who_names) if name in ("quote", "paraphrase")]
+        out[:, col["speech"]] = np.isin(index.who[rows, 0], spoken)
+    else:
+        out[:, col["speech"]] = [index.sentence_who(int(r))[0] in ("quote", "paraphrase") for r in rows]
     out[:, col["pronoun_start"]] = [bool(_PRONOUN_START.match(t)) for t in texts]
     out[:, col["definite_start"]] = [bool(_DEFINITE_START.match(t)) for t in texts]
     out[:, col["chars"]] = [len(t) / 100.0 for t in texts]
@@ -172,14 +184,16 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
         held = terms_in(bm, terms, rows)
         prev_rows = np.maximum(rows - 1, 0)
         held_prev = terms_in(bm, terms, prev_rows) & (index.sent[prev_rows, 0] == arts)[:, None]
-        for a in np.unique(arts).tolist():
+        # how many sentences of each candidate article hold each term: one postings lookup
+        ulist = np.unique(arts).tolist()
+        bounds = [(firsts[a], index.first_row(a + 1) if a + 1 < len(index.entries) else len(index)) for a in ulist]
+        every = np.concatenate([np.arange(lo, hi) for lo, hi in bounds])
+        starts = np.cumsum([0] + [hi - lo for lo, hi in bounds[:-1]])
+        dfs = np.add.reduceat(terms_in(bm, terms, every).astype(np.int32), starts, axis=0)
+        for a, (lo, hi), df in zip(ulist, bounds, dfs):
             m = arts == a
-            lo = firsts[a]
-            hi = index.first_row(a + 1) if a + 1 < len(index.entries) else len(index)
-            in_art = terms_in(bm, terms, np.arange(lo, hi))
-            df = in_art.sum(axis=0)
             w_art = w_glob * np.log1p((hi - lo) / (df + 0.5)).astype(np.float32)
-            title = set(tokenize([index.article(a).title])[0])
+            title = _title_tokens(index, a)
             for i in np.flatnonzero(m).tolist():  # what the sentence says beyond the question and title
                 st = sent_tokens[i]
                 out[i, col["novelty"]] = len(st - qset - title) / max(1, len(st))
@@ -189,9 +203,8 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
             out[m, col["new_cov"]] = _held_share(held[m][:, ~in_title], w_glob[~in_title]) if (~in_title).any() else 0.0
             out[m, col["title_in_q"]] = float(w_glob[in_title].sum() / max(1e-9, w_glob.sum()))
             out[m, col["ctx_cov"]] = _held_share(held[m] | held_prev[m] | in_title[None, :], w_glob)
-            tterms = [t for t in dict.fromkeys(tokenize([index.article(a).title])[0])]
-            if tterms:
-                out[m, col["title_restate"]] = terms_in(bm, tterms, rows[m]).mean(axis=1)
+            if title:
+                out[m, col["title_restate"]] = [len(title & sent_tokens[i]) / len(title) for i in np.flatnonzero(m)]
 
     # A follow-up searched with an earlier question: the reader's new words matter most.
     own = list(dict.fromkeys(query_tokens(asked))) if asked and asked != question else tokens
