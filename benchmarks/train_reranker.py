@@ -241,6 +241,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed-index", default=str(ROOT / "index"), help="an index of seeds/ (default: index/)")
     p.add_argument("--squad-limit", type=int, default=0)
     p.add_argument("--fresh", action="store_true", help="dump the features again")
+    p.add_argument("--top", type=int, help="skip the cross-validation: this candidate count (with "
+                   "--news-weight and --rounds, as the last full run chose them)")
+    p.add_argument("--news-weight", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=800)
     p.add_argument("--no-train-set", action="store_true", help="leave out tests/data/bbc_train_questions.jsonl")
     p.add_argument("--write", action="store_true", help=f"write {MODEL_PATH.relative_to(ROOT)}")
     args = p.parse_args(argv)
@@ -297,10 +301,12 @@ def main(argv=None) -> int:
 
     # --- choose the candidate count, the rounds and the news weight on the fit parts alone
     best = None
-    for top in (30, 50):
+    grid = [(args.top, args.news_weight, args.rounds)] if args.top else \
+        [(top, nw, rounds) for top in (30, 50) for nw in (4, 8, 16) for rounds in (200, 400, 800)]
+    for top in sorted({g[0] for g in grid}):
         ps = parts_for(top)
-        for nw in (4, 8, 16):
-            for rounds in (200, 400, 800):
+        for nw in sorted({g[1] for g in grid if g[0] == top}):
+            for rounds in sorted({g[2] for g in grid if g[:2] == (top, nw)}):
                 score = 0.0
                 for f in (0, 1):
                     train = [(folds(p)[f], w) for p, w in weighted(ps, nw)]
