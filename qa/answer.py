@@ -1,10 +1,13 @@
 """From a question to an `Answer`: check it, resolve follow-ups, search, quote, abstain.
 
-`answered` is false when the best sentence does not support an answer
-well enough; the closest quotes are still returned so a reader can see what
-the articles come nearest to saying. The threshold is a property of the
-fused score (less its `distinct` part) and was calibrated on the seed question
-set (`python -m qa eval tests/data/seed_questions.jsonl --calibrate all`).
+Sentences are ranked by the first stage (`qa.search`) and re-ordered by the second
+(`qa.rerank`), which also gives each the probability that it answers. `answered` is false
+when the first sentence's probability is below the model's calibrated threshold, or its
+first-stage relevance or meaning is too low (the thresholds below); the closest quotes are
+still returned so a reader can see what the articles come nearest to saying. When it is
+answered, a quote after the first is returned only when its probability clears the model's
+second bar: `k` is a maximum, not a quota. With the second stage off (`QA_RERANKER=off`,
+`rerank=False`, or fusion `weights` given) the first stage's relevance alone decides.
 
 Who said each quote and when comes from `qa.sourcing`: a question that asks
 about a speaker ("What did Power say…?") puts that speaker's sentences first,
