@@ -49,7 +49,7 @@ FEATURES = FIRST_STAGE + (
     "new_dates", "new_numbers", "new_names", "reason", "quotation", "speech",
     "art_cov", "new_cov", "title_in_q", "title_restate", "ctx_cov", "pronoun_start", "definite_start",
     "position", "para_position", "caption", "chars", "art_gap", "art_rank", "art_cands", "dense_topicless",
-    "followup", "own_cov", "novelty", "restate", "focus",
+    "followup", "own_cov", "novelty", "restate", "focus", "q_numbers",
 ) + tuple(f"{f}_vs_art" for f in ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus"))
 # Those last ones: the feature less its best among the candidates of the same article (the
 # article is often right and the sentence wrong: which of its sentences is the question's?).
@@ -136,8 +136,10 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
 
     # What the sentence holds that the question does not.
     said = set(re.findall(r"[\w'’-]+", question.lower())) | set(_NUMBER.findall(question.lower()))
-    for f, k in (("new_dates", "date"), ("new_numbers", "number"), ("new_names", "name")):
-        out[:, col[f]] = [min(3, len(c - said)) for c in _cues(index, rows, k)]
+    # whether it holds a date or number the question does not (how many more says nothing:
+    # "town 1 handled 4 million" is not a worse answer to "town 1" for holding its "1"); names counted
+    for f, k, cap in (("new_dates", "date", 1), ("new_numbers", "number", 1), ("new_names", "name", 3)):
+        out[:, col[f]] = [min(cap, len(c - said)) for c in _cues(index, rows, k)]
     out[:, col["reason"]] = [bool(_REASON.search(t)) for t in texts]
     out[:, col["quotation"]] = [bool(_QUOTATION.search(t)) for t in texts]
     if index.who is not None:  # who said it, from the stored codes (no per-row lookups)
@@ -148,6 +150,11 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     out[:, col["pronoun_start"]] = [bool(_PRONOUN_START.match(t)) for t in texts]
     out[:, col["definite_start"]] = [bool(_DEFINITE_START.match(t)) for t in texts]
     out[:, col["chars"]] = [len(t) / 100.0 for t in texts]
+    # the question's own numbers ("town 1", "in 2004"): BM25 drops one-digit tokens, so say it here
+    q_numbers = set(re.findall(r"\b\d[\d,.]*\b", question))
+    if q_numbers:
+        out[:, col["q_numbers"]] = [len(q_numbers & set(re.findall(r"\b\d[\d,.]*\b", t))) / len(q_numbers)
+                                    for t in texts]
     focus = set(focus_terms(asked or question))
     if focus:
         out[:, col["focus"]] = [len(focus & st) / len(focus) for st in sent_tokens]
