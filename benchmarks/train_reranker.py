@@ -40,7 +40,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from qa.rerank import FEATURES, MODEL_PATH  # noqa: E402
+from qa.rerank import FEATURES, MODEL_PATH, answer_inputs  # noqa: E402
 
 DATA = HERE / "data" / "rerank"
 BBC = ROOT.parent / "shared" / "corpora" / "bbc-2005"
@@ -276,11 +276,11 @@ def main(argv=None) -> int:
 
     make_squad, squad_q = squad_set(args.squad_limit)
     sets = {
-        "squad": (load_or_dump("squad", make_squad, squad_q, args.fresh), None),
-        "seeds": (load_or_dump("seeds", lambda: Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds"),
-                               load_questions(ROOT / "tests/data/seed_questions.jsonl"), args.fresh), None),
-        "bbc": (load_or_dump("bbc", lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC),
-                             bbc_questions(), args.fresh), None),
+        "squad": load_or_dump("squad", make_squad, squad_q, args.fresh),
+        "seeds": load_or_dump("seeds", lambda: Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds"),
+                              load_questions(ROOT / "tests/data/seed_questions.jsonl"), args.fresh),
+        "bbc": load_or_dump("bbc", lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC),
+                            bbc_questions(), args.fresh),
     }
 
     squad_fit = squad_q[:len(squad_q) // 2]
@@ -301,7 +301,7 @@ def main(argv=None) -> int:
 
     def parts_for(top):
         out = {}
-        for name, (d, _) in sets.items():
+        for name, d in sets.items():
             fit, held = split(name, d)
             out[name] = (Part(d, fit, top), Part(d, held, top))
         return out
@@ -363,7 +363,7 @@ def main(argv=None) -> int:
 
     # --- P(the sentence answers): a classifier over the features and the ranker's score
     def with_score(part, s):
-        return np.column_stack([part.X, s, gaps(part, s)]).astype(np.float32)
+        return answer_inputs(part.X, s, gaps(part, s))
 
     def fit_answers(rows):
         """rows: (Part, ranker scores, row mask, weight)."""

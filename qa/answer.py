@@ -108,6 +108,12 @@ def resolve(index, embedder, question: str, history: list[str]) -> str:
     return followup.rewrite(question, history, lambda name: sourcing.is_person(index, name), speaker_of)
 
 
+def judge(weights: dict | None = None, rerank: bool = True):
+    """The second-stage model that judges an answer, or None for the first stage alone
+    (turned off, or fusion `weights` given for a baseline)."""
+    return second_stage.default() if weights is None and rerank else None
+
+
 def answer(index, embedder, question: str, k: int = 3, history=None,
            threshold: float | None = None, weights: dict | None = None,
            speaker: str | None = None, source: str | None = None,
@@ -124,7 +130,7 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     qvec = embedder.encode([query])[0]
     asked = None if speaker else sourcing.asked_speaker(query)
     narrowed = bool(speaker or source or since or until or asked)
-    model = second_stage.default() if weights is None and rerank else None
+    model = judge(weights, rerank)
     hits = second_stage.search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100),
                          weights=weights, reranker=model, asked=q)
 

@@ -77,11 +77,9 @@ def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = 
     threshold, so baselines and calibration run through the same code; `rerank=False` asks
     the first stage alone.
     """
-    from .answer import answer
-    from . import rerank as second_stage
-    from .answer import ANSWER_THRESHOLD
+    from .answer import ANSWER_THRESHOLD, answer, judge
     index, embedder = library.index, library.embedder
-    model = second_stage.default() if weights is None and rerank else None
+    model = judge(weights, rerank)
     if threshold is None:  # report the threshold of the stage that judges
         threshold = model.thresholds["answer"] if model is not None else ANSWER_THRESHOLD
     records, misses = [], []

@@ -37,23 +37,23 @@ from pathlib import Path
 import numpy as np
 
 from .bm25 import tokenize
-from .search import (FEATURES as FIRST_STAGE, WEIGHTS, Hit, _NUMBER, _cues, _idf, _plain,
+from .search import (FEATURES as FIRST_STAGE, Hit, _NUMBER, _cues, _idf, _plain,
                      candidates, fuse, query_tokens, question_type, terms_in)
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "reranker.json"
 # First-stage candidates the second stage re-orders; the rest keep their order below them.
 RERANK_TOP = 30
 
+# Features also given less their best among the candidates of the same article (the article
+# is often right and the sentence wrong: which of its sentences is the question's?).
+_RELATIVE = ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus")
 FEATURES = FIRST_STAGE + (
     "fused", "fused_gap", "rank", "qkind", "q_terms",
     "new_dates", "new_numbers", "new_names", "reason", "quotation", "speech",
     "art_cov", "new_cov", "title_in_q", "title_restate", "ctx_cov", "pronoun_start", "definite_start",
     "position", "para_position", "caption", "chars", "art_gap", "art_rank", "art_cands", "dense_topicless",
     "followup", "own_cov", "novelty", "restate", "focus", "q_numbers",
-) + tuple(f"{f}_vs_art" for f in ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus"))
-# Those last ones: the feature less its best among the candidates of the same article (the
-# article is often right and the sentence wrong: which of its sentences is the question's?).
-_RELATIVE = ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus")
+) + tuple(f"{f}_vs_art" for f in _RELATIVE)
 
 _QKINDS = {None: 0, "date": 1, "number": 2, "name": 3, "reason": 4, "say": 5, "how": 6}
 _Q_REASON = re.compile(r"^\s*(?:and\s+)?why\b|\bwhat (?:caused|led to|prompted|was behind|is behind|"
@@ -64,6 +64,7 @@ _Q_HOW = re.compile(r"^\s*(?:and\s+)?how (?:did|does|do|will|would|could|can|is|
 _REASON = re.compile(r"\b(?:because|due to|as a result|after|amid|following|blamed|since|so that|in order to|"
                      r"reasons?|caused?|led to|thanks to|owing to|driven by|partly|mainly|largely)\b", re.I)
 _QUOTATION = re.compile(r"[\"“”]")
+_DIGITS = re.compile(r"\b\d[\d,.]*\b")
 _PRONOUN_START = re.compile(r"^[\"“‘']?(?:He|She|It|They|Its|His|Her|Their|This|That|These|Those|"
                             r"There|We|I)\b")
 # The thing a "which/what" question names as its answer: "Which investment bank ...",
@@ -151,10 +152,9 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     out[:, col["definite_start"]] = [bool(_DEFINITE_START.match(t)) for t in texts]
     out[:, col["chars"]] = [len(t) / 100.0 for t in texts]
     # the question's own numbers ("town 1", "in 2004"): BM25 drops one-digit tokens, so say it here
-    q_numbers = set(re.findall(r"\b\d[\d,.]*\b", question))
+    q_numbers = set(_DIGITS.findall(question))
     if q_numbers:
-        out[:, col["q_numbers"]] = [len(q_numbers & set(re.findall(r"\b\d[\d,.]*\b", t))) / len(q_numbers)
-                                    for t in texts]
+        out[:, col["q_numbers"]] = [len(q_numbers & set(_DIGITS.findall(t))) / len(q_numbers) for t in texts]
     focus = set(focus_terms(asked or question))
     if focus:
         out[:, col["focus"]] = [len(focus & st) / len(focus) for st in sent_tokens]
@@ -162,25 +162,20 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     # Where it stands in its article, and the article among the candidates.
     arts = index.sent[rows, 0].astype(np.int64)
     paras = index.sent[rows, 1].astype(np.int64)
-    firsts = {int(a): index.first_row(int(a)) for a in np.unique(arts)}
-    out[:, col["position"]] = np.minimum(30, rows - np.array([firsts[int(a)] for a in arts]))
+    uarts, art_of = np.unique(arts, return_inverse=True)  # the candidates' articles, and each one's
+    ulist = uarts.tolist()
+    firsts = np.array([index.first_row(a) for a in ulist], dtype=np.int64)
+    out[:, col["position"]] = np.minimum(30, rows - firsts[art_of])
     k_para = index.para[paras, 1].astype(np.int64)
     out[:, col["para_position"]] = np.minimum(30, k_para)
     out[:, col["caption"]] = [index.article(int(a)).is_caption(int(k)) for a, k in zip(arts, k_para)]
-    best = {}
-    for a, s in zip(arts.tolist(), fused.tolist()):
-        best[a] = max(best.get(a, -np.inf), s)
-    top = fused.max() if n else 0.0
-    out[:, col["art_gap"]] = [best[a] - top for a in arts.tolist()]
-    order = np.lexsort((-fused, arts))
-    art_rank = np.zeros(n, dtype=np.float32)
-    counts: dict[int, int] = {}
-    for i in order.tolist():
-        a = int(arts[i])
-        art_rank[i] = counts.get(a, 0)
-        counts[a] = counts.get(a, 0) + 1
-    out[:, col["art_rank"]] = art_rank
-    out[:, col["art_cands"]] = [counts[int(a)] for a in arts]
+    if n:
+        out[:, col["art_gap"]] = _best_in_article(fused, art_of, len(ulist))[art_of] - fused.max()
+    counts = np.bincount(art_of, minlength=len(ulist))
+    order = np.lexsort((-fused, arts))  # by article, best first within it
+    group_start = np.cumsum(counts) - counts
+    out[order, col["art_rank"]] = np.arange(n) - group_start[art_of[order]]
+    out[:, col["art_cands"]] = counts[art_of]
 
     # The question's terms within each candidate's article.
     if tokens:
@@ -192,8 +187,8 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
         prev_rows = np.maximum(rows - 1, 0)
         held_prev = terms_in(bm, terms, prev_rows) & (index.sent[prev_rows, 0] == arts)[:, None]
         # how many sentences of each candidate article hold each term: one postings lookup
-        ulist = np.unique(arts).tolist()
-        bounds = [(firsts[a], index.first_row(a + 1) if a + 1 < len(index.entries) else len(index)) for a in ulist]
+        bounds = [(int(lo), index.first_row(a + 1) if a + 1 < len(index.entries) else len(index))
+                  for a, lo in zip(ulist, firsts)]
         every = np.concatenate([np.arange(lo, hi) for lo, hi in bounds])
         starts = np.cumsum([0] + [hi - lo for lo, hi in bounds[:-1]])
         dfs = np.add.reduceat(terms_in(bm, terms, every).astype(np.int32), starts, axis=0)
@@ -224,24 +219,34 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     # Question and sentence with the article's topic taken out of both.
     q = np.asarray(qvec, dtype=np.float32).ravel()
     svecs = np.asarray(_plain(index.sent_vecs)[rows], dtype=np.float32)
-    topic = {}
-    p_first = np.searchsorted(index.para[:, 0], np.unique(arts), side="left")
-    p_last = np.searchsorted(index.para[:, 0], np.unique(arts), side="right")
-    for a, lo, hi in zip(np.unique(arts).tolist(), p_first.tolist(), p_last.tolist()):
+    p_first = np.searchsorted(index.para[:, 0], uarts, side="left")
+    p_last = np.searchsorted(index.para[:, 0], uarts, side="right")
+    topic = np.zeros((len(ulist), len(q)), np.float32)
+    for j, (lo, hi) in enumerate(zip(p_first.tolist(), p_last.tolist())):
         t = np.asarray(index.para_vecs[lo:hi], dtype=np.float32).mean(axis=0)
-        topic[a] = t / max(float(np.linalg.norm(t)), 1e-9)
-    T = np.stack([topic[a] for a in arts.tolist()]) if n else np.zeros((0, len(q)), np.float32)
+        topic[j] = t / max(float(np.linalg.norm(t)), 1e-9)
+    T = topic[art_of]
     qr = q[None, :] - (T @ q)[:, None] * T
     sr = svecs - np.sum(svecs * T, axis=1)[:, None] * T
     out[:, col["dense_topicless"]] = np.sum(qr * sr, axis=1) / np.maximum(
         np.linalg.norm(qr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
-    _, art_of = np.unique(arts, return_inverse=True)
     for f in _RELATIVE:
         v = out[:, col[f]]
-        best_in = np.full(art_of.max() + 1 if n else 0, -np.inf, dtype=np.float32)
-        np.maximum.at(best_in, art_of, v)
-        out[:, col[f"{f}_vs_art"]] = v - best_in[art_of]
+        out[:, col[f"{f}_vs_art"]] = v - _best_in_article(v, art_of, len(ulist))[art_of]
     return out
+
+
+def _best_in_article(v: np.ndarray, art_of: np.ndarray, n_articles: int) -> np.ndarray:
+    """The highest of `v` among each article's candidates (`art_of`: each candidate's article)."""
+    best = np.full(n_articles, -np.inf, dtype=v.dtype)
+    np.maximum.at(best, art_of, v)
+    return best
+
+
+def answer_inputs(X: np.ndarray, s: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """What the answer classifier reads: the features, the ranker's score and its gap to the
+    question's best score (one place for serving and training)."""
+    return np.column_stack([X, s, gap]).astype(np.float32)
 
 
 class Reranker:
@@ -266,7 +271,7 @@ class Reranker:
         if not len(X):
             return np.zeros(0), np.zeros(0)
         s = self.ranker.predict(X, num_threads=1)
-        p = self.answers.predict(np.column_stack([X, s, s - s.max()]).astype(np.float32), num_threads=1)
+        p = self.answers.predict(answer_inputs(X, s, s - s.max()), num_threads=1)
         return s, p
 
 
