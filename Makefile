@@ -13,6 +13,12 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	cp requirements.txt $(STAMP)
 
+# Ray (optional at run time: `build --ray`); the tests use it, so `make test` installs it
+RAY_STAMP := $(VENV)/.installed-ray
+$(RAY_STAMP): requirements-ray.txt $(STAMP)
+	$(BIN)/python -m pip install -q -c requirements.txt -r requirements-ray.txt
+	cp requirements-ray.txt $(RAY_STAMP)
+
 venv: $(STAMP)
 
 build: venv
@@ -21,7 +27,7 @@ build: venv
 run: build
 	$(BIN)/python app.py
 
-test: venv
+test: venv $(RAY_STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # Benchmarks (figures, never assertions): speed and scale against the floor and peers, quote

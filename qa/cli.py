@@ -44,11 +44,30 @@ def _print_answer(ans, out=sys.stdout) -> None:
             print(f"   also in: {' · '.join(x for x in (other.title, other.byline, other.date) if x)}", file=out)
 
 
+def _progress(args):
+    """Bars on a terminal, plain lines in logs, nothing with --quiet (all on stderr)."""
+    from .progress import Progress, Terminal
+    return Progress() if getattr(args, "quiet", False) else Terminal()
+
+
+def _engine(args, lib):
+    """`--ray [ADDRESS]`: the build's per-article work on Ray (`qa.ray_build`, imported only then)."""
+    if getattr(args, "ray", None) is None:
+        return None
+    from . import ray_build
+    return ray_build.RayEngine(args.ray or None, lib.embedder)
+
+
 def cmd_build(args) -> int:
     import time
     lib = _library(args)
     t = time.perf_counter()
-    index = lib.build()
+    lib.engine = _engine(args, lib)
+    try:
+        index = lib.build(progress=_progress(args))
+    finally:
+        if lib.engine is not None:
+            lib.engine.close()
     dt = time.perf_counter() - t
     n_emb = len(lib.last_embedded)
     print(f"index {lib.index_dir}: {len(index.entries)} articles, {len(index)} sentences "
@@ -94,8 +113,17 @@ def _ask_batch(lib, args) -> int:
 
 
 def cmd_add(args) -> int:
+    from pathlib import Path
+    if args.ray and "://" not in args.ray and Path(args.ray).exists():  # `add --ray story.txt`: a file
+        args.files.insert(0, args.ray)
+        args.ray = ""
     lib = _library(args)
-    res = lib.add(args.files)
+    lib.engine = _engine(args, lib)
+    try:
+        res = lib.add(args.files, progress=_progress(args))
+    finally:
+        if lib.engine is not None:
+            lib.engine.close()
     for a in res.added:
         print(f"added {a.id}: {a.title}")
     for name, why in res.skipped:
@@ -131,12 +159,20 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     index_help = "index folder (default: $QA_INDEX or index/)"
 
+    def with_build_options(sp):
+        sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        sp.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="parse, split and embed on Ray: a local runtime on this machine's cores, or the "
+                             "cluster at ADDRESS (ray://host:10001) or $RAY_ADDRESS; needs requirements-ray.txt")
+        return sp
+
     def with_index(sp):
         sp.add_argument("--index", default=os.environ.get("QA_INDEX"), help=index_help)
         return sp
 
     b = with_index(sub.add_parser("build", help="(re)build the index from a folder of article files"))
     b.add_argument("--seeds", default=os.environ.get("QA_SEEDS"), help="articles folder (default: $QA_SEEDS or seeds/)")
+    with_build_options(b)
     b.set_defaults(func=cmd_build)
 
     a = with_index(sub.add_parser("ask", help="ask a question ('-' reads JSON Lines from stdin)"))
@@ -151,6 +187,7 @@ def parser() -> argparse.ArgumentParser:
 
     ad = with_index(sub.add_parser("add", help="add article files (.txt, .md, .html)"))
     ad.add_argument("files", nargs="+")
+    with_build_options(ad)
     ad.set_defaults(func=cmd_add)
 
     r = with_index(sub.add_parser("remove", help="remove an article by id"))

@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from . import sentences, vectors
+from . import vectors
 from .bm25 import TermCounts, bm25 as _bm25
 from .articles import Article
 from .hubness import REFRESH_MAX, hubness
+from .pipeline import EMBED_BLOCK, Local, attribution_rows, paragraph_unit, unit_texts
+from .progress import as_progress
 from .store import IndexFileError
 
 @dataclass
@@ -123,35 +124,6 @@ class Index:
         return self._faiss_para
 
 
-# ------------------------------------------------------------------ attribution
-
-def attribution_rows(article: Article, spans: list[tuple[int, int]]) -> list[list]:
-    """[kind, speaker, speaker_title] for the sentences of `article` at `spans` (start, end offsets
-    in article.text, in order): the index's own sentence spans, so nothing is split twice."""
-    import bisect
-    from .attribution import attribute
-    bounds = [article.paragraph_start(k) for k in range(len(article.units))]
-    per_para: list[list[tuple[int, int]]] = [[] for _ in article.paragraphs]
-    in_caption = []
-    for s, e in spans:
-        k = bisect.bisect_right(bounds, s) - 1
-        in_caption.append(article.is_caption(k))
-        if not in_caption[-1]:
-            per_para[k].append((s - bounds[k], e - bounds[k]))
-    by_start = {x.start: x for x in attribute(article, per_para)}
-    out = []
-    for (s, _), caption in zip(spans, in_caption):
-        x = None if caption else by_start.get(s)
-        out.append(["caption", None, None] if caption else
-                   [x.kind, x.speaker, x.speaker_title] if x else ["narration", None, None])
-    return out
-
-
-def paragraph_unit(article: Article, k: int) -> str:
-    """What a paragraph is embedded and matched as: the title gives it its topic."""
-    return f"{article.title}\n{article.units[k]}"
-
-
 # ------------------------------------------------------------------ build
 
 class _Names:
@@ -172,24 +144,24 @@ class _Names:
         return np.array([[self.code(x) for x in r] for r in rows], dtype=np.int32).reshape(-1, 3)
 
 
-def build(entries: list[Entry], embedder, old: Index | None = None,
-          progress: Callable[[float, str], None] | None = None) -> tuple[Index, list[str]]:
-    """Index `entries`; returns the index and the ids of the articles that were embedded."""
+def build(entries: list[Entry], embedder, old: Index | None = None, progress=None,
+          engine=None) -> tuple[Index, list[str]]:
+    """Index `entries`; returns the index and the ids of the articles that were embedded.
+
+    `progress`: a `qa.progress.Progress` or a callable(fraction, message); `engine`: where the
+    per-article work runs (`qa.pipeline`; default: this machine)."""
+    progress = as_progress(progress)
+    own_engine = engine is None
+    engine = engine or Local(embedder)
     reuse: dict[tuple[str, str], int] = {}
     if old is not None and old.model == embedder.name:
         reuse = {(e.article.id, e.article.fingerprint): r for r, e in enumerate(old.entries)}
 
     # Per entry: sentence rows with the paragraph number *within* the article, vectors, who codes
     # and where its sentences and paragraphs were in the old index (-1: new), for BM25.
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list = [None] * len(entries)
     todo = [r for r, e in enumerate(entries) if (e.article.id, e.article.fingerprint) not in reuse]
-    embedded: list[str] = []
-    new_entries = []
     names = _Names()
-    # The new articles' sentences and titled paragraphs are embedded together once all are read:
-    # the model batches texts of like length across articles, not article by article.
-    pending: list[tuple[int, int, int]] = []  # (part, its sentences, its sentences + paragraphs)
-    to_embed: list[str] = []
     if old is not None:  # rows are grouped by article: slices, not a mask per article
         s_bounds = np.searchsorted(old.column(0), np.arange(len(old.entries) + 1), side="left")
         p_bounds = np.searchsorted(old.para[:, 0], np.arange(len(old.entries) + 1), side="left")
@@ -197,34 +169,46 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
     for row, entry in enumerate(entries):
         a = entry.article
         old_row = reuse.get((a.id, a.fingerprint))
-        if old_row is not None:
-            s0, s1 = int(s_bounds[old_row]), int(s_bounds[old_row + 1])
-            p0, p1 = int(p_bounds[old_row]), int(p_bounds[old_row + 1])
-            rows = old.sent[s0:s1].copy()
-            rows[:, 1] = old.para[rows[:, 1], 1]
-            who = remap[old.who[s0:s1]] if remap is not None else \
-                names.codes(old.sentence_who(r) for r in range(s0, s1))
-            parts.append((rows, vectors.exact_vectors(old.sent_vecs)[s0:s1], vectors.exact_vectors(old.para_vecs)[p0:p1], who,
-                          np.arange(s0, s1), np.arange(p0, p1)))
-            new_entries.append(Entry(a, entry.origin, entry.file))
+        if old_row is None:
             continue
-        if progress:
-            progress(0.1 * len(embedded) / max(1, len(todo)), f"reading {a.title[:60]}")
-        rows, texts = [], []
-        for k, p in enumerate(a.units):  # body paragraphs, then photo captions
-            base = a.paragraph_start(k)
-            for s, e in sentences.split(p):
-                rows.append((row, k, base + s, base + e))
-                texts.append(p[s:e])
-        who = entry.who if entry.who is not None and len(entry.who) == len(rows) else \
-            attribution_rows(a, [(r[2], r[3]) for r in rows])
-        pending.append((len(parts), len(texts), len(texts) + len(a.units)))
-        to_embed += texts + [paragraph_unit(a, k) for k in range(len(a.units))]
-        parts.append((np.array(rows, dtype=np.int32).reshape(-1, 4), None, None,
-                      names.codes(who), np.full(len(rows), -1), np.full(len(a.units), -1)))
-        new_entries.append(Entry(a, entry.origin, entry.file))
-        embedded.append(a.id)
-    _embed_into(parts, pending, to_embed, embedder, progress)
+        s0, s1 = int(s_bounds[old_row]), int(s_bounds[old_row + 1])
+        p0, p1 = int(p_bounds[old_row]), int(p_bounds[old_row + 1])
+        rows = old.sent[s0:s1].copy()
+        rows[:, 1] = old.para[rows[:, 1], 1]
+        who = remap[old.who[s0:s1]] if remap is not None else \
+            names.codes(old.sentence_who(r) for r in range(s0, s1))
+        parts[row] = (rows, vectors.exact_vectors(old.sent_vecs)[s0:s1], vectors.exact_vectors(old.para_vecs)[p0:p1],
+                      who, np.arange(s0, s1), np.arange(p0, p1))
+
+    try:
+        # New articles: sentences and who said them (across the engine's workers), then their
+        # sentences and titled paragraphs embedded in blocks of texts from many articles, so the
+        # model batches texts of like length across articles.
+        progress.phase("splitting", len(todo), "articles")
+        prepared = engine.prepare([entries[r].article for r in todo], progress) if todo else []
+        n_texts = sum(len(p.spans) + len(entries[r].article.units) for r, p in zip(todo, prepared))
+        progress.phase("embedding", n_texts, "sentences and paragraphs")
+        block: list[tuple[int, object, int]] = []  # (entry row, prepared, its sentence count)
+        texts: list[str] = []
+        for i, (r, prep) in enumerate(zip(todo, prepared)):
+            a = entries[r].article
+            texts += unit_texts(a, prep)
+            block.append((r, prep, len(prep.spans)))
+            if len(texts) >= EMBED_BLOCK or i == len(todo) - 1:
+                vecs, at = engine.embed(texts, progress), 0
+                for r2, p2, n_sent in block:
+                    n_all = n_sent + len(entries[r2].article.units)
+                    rows = np.column_stack([np.full(n_sent, r2, np.int32), p2.spans]).astype(np.int32).reshape(-1, 4)
+                    parts[r2] = (rows, vecs[at:at + n_sent], vecs[at + n_sent:at + n_all], names.codes(p2.who),
+                                 np.full(n_sent, -1), np.full(n_all - n_sent, -1))
+                    at += n_all
+                block, texts = [], []
+        prepared = None
+    finally:
+        if own_engine:
+            engine.close()
+    new_entries = [Entry(e.article, e.origin, e.file) for e in entries]
+    embedded = [entries[r].article.id for r in todo]
 
     dim = old.dim if old is not None and not todo and old.model == embedder.name else embedder.dim
     sent_rows, para_rows, para_offset = [], [], 0
@@ -235,8 +219,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
         para_rows.append(np.array([(row, k) for k in range(len(pv))], dtype=np.int32).reshape(-1, 2))
         para_offset += len(pv)
 
-    if progress:
-        progress(0.95, "building search structures")
+    progress.phase("indexing", 3, "steps (vectors, hubness, BM25)")
     empty_v = np.zeros((0, dim), np.float32)
     index = Index(
         model=embedder.name, dim=dim, entries=new_entries,
@@ -246,33 +229,16 @@ def build(entries: list[Entry], embedder, old: Index | None = None,
         para_vecs=np.concatenate([p[2] for p in parts] or [empty_v]).astype(np.float32, copy=False),
         who=np.concatenate([p[3] for p in parts] or [np.zeros((0, 3), np.int32)]), who_names=names.names,
     )
-    vectors.carry(index, old)
     src = (np.concatenate([p[4] for p in parts] or [np.zeros(0, int)]),
            np.concatenate([p[5] for p in parts] or [np.zeros(0, int)])) if old is not None else (None, None)
-    _attach_bm25(index, old, *src)
+    parts = None
+    vectors.carry(index, old)
+    progress.advance(1)
     _attach_hubness(index, old, src[0])
+    progress.advance(1)
+    _attach_bm25(index, old, *src)
+    progress.advance(1)
     return index, embedded
-
-
-EMBED_CHUNK = 2048  # texts embedded per call: progress is reported between calls
-
-
-def _embed_into(parts: list, pending: list[tuple[int, int, int]], texts: list[str], embedder,
-                progress: Callable[[float, str], None] | None) -> None:
-    """Embed `texts` (the new articles' sentences then paragraphs, article after article) and
-    put each article's vectors into its part."""
-    if not texts:
-        return
-    chunks = []
-    for i in range(0, len(texts), EMBED_CHUNK):
-        if progress:
-            progress(0.1 + 0.85 * i / len(texts), f"embedding {i:,} of {len(texts):,} sentences and paragraphs")
-        chunks.append(embedder.encode(texts[i:i + EMBED_CHUNK]))
-    vecs = np.concatenate(chunks)
-    at = 0
-    for j, n_sent, n_all in pending:
-        parts[j] = (parts[j][0], vecs[at:at + n_sent], vecs[at + n_sent:at + n_all], *parts[j][3:])
-        at += n_all
 
 
 def _attach_hubness(index: Index, old: Index | None, sent_src: np.ndarray | None) -> None:

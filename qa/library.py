@@ -21,15 +21,17 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from . import index as ix
-from . import store
+from . import pipeline, store
 from .answer import Answer, answer
 from .articles import EXTENSIONS, MAX_FILE_BYTES, Article, ArticleError, parse_bytes
 from .embed import Embedder, default_model
+from .progress import Progress, as_progress
 
 PROJECT = Path(__file__).resolve().parent.parent
+READ_BLOCK = 2048  # seed files read and parsed at a time
 
 
 def default_index_dir() -> Path:
@@ -55,11 +57,14 @@ def _text_key(a: Article) -> str:
 
 class Library:
     def __init__(self, index_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
-                 model: str | None = None, embedder: Embedder | None = None):
+                 model: str | None = None, embedder: Embedder | None = None, engine=None):
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.seeds_dir = Path(seeds_dir) if seeds_dir else default_seeds_dir()
         self._model = model
         self._embedder = embedder
+        # Where a build's per-article work runs (`qa.pipeline`): None is this machine's cores;
+        # `qa.ray_build.RayEngine` a Ray cluster. The index written is the same either way.
+        self.engine = engine
         self._index: ix.Index | None = None
         self._data: str | None = None  # generation the loaded index came from
         self._stamp: tuple | None = None  # manifest identity when it was loaded or written
@@ -160,21 +165,32 @@ class Library:
             self._commit(entries, old=None)
 
     # ------------------------------------------------------------ writing
-    def _seed_entries(self) -> list[ix.Entry]:
-        entries = []
+    def _seed_entries(self, progress: Progress | None = None, engine=None) -> list[ix.Entry]:
+        """Every article file of the seeds folder, parsed (by `engine`, in blocks of files so a
+        large folder is never all in memory at once) and stored in the index folder."""
+        progress = progress or Progress()
         if not self.seeds_dir.is_dir():
-            return entries
-        for path in sorted(self.seeds_dir.iterdir()):
-            if path.suffix.lower() not in EXTENSIONS or not path.is_file():
-                continue
-            try:
-                data = path.read_bytes()
-                a = parse_bytes(data, path.name)
-            except (OSError, ArticleError) as e:
-                self._warn(f"skipping seed {path.name}: {e}")
-                continue
-            rel = store.store_article_file(self.index_dir, a.id, a.fingerprint, path.suffix.lower(), data)
-            entries.append(ix.Entry(a, "seed", rel))
+            return []
+        paths = [p for p in sorted(self.seeds_dir.iterdir()) if p.suffix.lower() in EXTENSIONS and p.is_file()]
+        progress.phase("reading", len(paths), "articles")
+        entries = []
+        block = getattr(engine, "read_block", READ_BLOCK)
+        for i in range(0, len(paths), block):
+            items = []
+            for path in paths[i:i + block]:
+                try:
+                    items.append((path, path.read_bytes()))
+                except OSError as e:
+                    self._warn(f"skipping seed {path.name}: {e}")
+                    progress.advance(1)
+            parsed = engine.parse([(p.name, data) for p, data in items], progress) if engine else \
+                [pipeline.parse((p.name, data)) for p, data in items]
+            for (path, data), a in zip(items, parsed):
+                if isinstance(a, ArticleError):
+                    self._warn(f"skipping seed {path.name}: {a}")
+                    continue
+                rel = store.store_article_file(self.index_dir, a.id, a.fingerprint, path.suffix.lower(), data)
+                entries.append(ix.Entry(a, "seed", rel))
         return entries
 
     def _unique(self, a: Article, entries: Iterable[ix.Entry]) -> Article:
@@ -204,9 +220,19 @@ class Library:
                 return None
         return self._index if self._index.model == self.embedder.name else None
 
-    def _commit(self, entries: list[ix.Entry], old: ix.Index | None,
-                progress: Callable[[float, str], None] | None = None) -> None:
-        new, embedded = ix.build(entries, self.embedder, old, progress)
+    def _engine(self):
+        return self.engine if self.engine is not None else pipeline.Local(self.embedder)
+
+    def _commit(self, entries: list[ix.Entry], old: ix.Index | None, progress=None, engine=None) -> None:
+        progress = as_progress(progress)
+        own = engine is None
+        engine = engine or self._engine()
+        try:
+            new, embedded = ix.build(entries, self.embedder, old, progress, engine)
+        finally:
+            if own and engine is not self.engine:
+                engine.close()
+        progress.phase("writing", 1, "generations")
         previous = None
         try:
             previous = (store.read_manifest(self.index_dir) or {}).get("data")
@@ -237,40 +263,51 @@ class Library:
         store.collect_garbage(self.index_dir, manifest)
         self._index, self._data, self.last_embedded = new, gen.name, embedded
         self._stamp = store.manifest_stamp(self.index_dir)
-        if progress:
-            progress(1.0, "done")
+        progress.advance(1)
+        progress.close()
 
-    def build(self, seeds_dir: str | Path | None = None,
-              progress: Callable[[float, str], None] | None = None) -> ix.Index:
+    def build(self, seeds_dir: str | Path | None = None, progress=None) -> ix.Index:
         """Sync the index with the seeds folder, keeping every user-added article.
 
         Unchanged articles are not re-embedded; when nothing changed, nothing is written.
+        `progress`: a callable(fraction, message) or a `qa.progress.Progress` (phases with counts).
         """
         if seeds_dir:
             self.seeds_dir = Path(seeds_dir)
         if not self.seeds_dir.is_dir():
             raise ArticleError(f"{self.seeds_dir}: no such folder")
+        progress = as_progress(progress)
         with self._lock, store.writer_lock(self.index_dir):
-            old = self._current()
-            seeds = self._seed_entries()
-            users = [e for e in (old.entries if old else []) if e.origin == "user"]
-            entries = list(seeds)
-            for e in users:
-                entries.append(ix.Entry(self._unique(e.article, entries), e.origin, e.file))
-            if old is not None and [(e.article.id, e.article.fingerprint, e.origin) for e in entries] == \
-                    [(e.article.id, e.article.fingerprint, e.origin) for e in old.entries]:
-                self.last_embedded = []
-                return old
-            self._commit(entries, old, progress)
+            engine = self._engine()
+            try:
+                old = self._current()
+                seeds = self._seed_entries(progress, engine)
+                users = [e for e in (old.entries if old else []) if e.origin == "user"]
+                entries = list(seeds)
+                for e in users:
+                    entries.append(ix.Entry(self._unique(e.article, entries), e.origin, e.file))
+                if old is not None and [(e.article.id, e.article.fingerprint, e.origin) for e in entries] == \
+                        [(e.article.id, e.article.fingerprint, e.origin) for e in old.entries]:
+                    self.last_embedded = []
+                    progress.close()
+                    return old
+                self._commit(entries, old, progress, engine)
+            finally:
+                if engine is not self.engine:
+                    engine.close()
             return self._index
 
-    def add(self, files: Iterable[str | Path | tuple[str, bytes]],
-            progress: Callable[[float, str], None] | None = None) -> AddResult:
+    def add(self, files: Iterable[str | Path | tuple[str, bytes]], progress=None) -> AddResult:
         """Add article files (paths, or (name, bytes) pairs). Bad files and duplicates are skipped
-        with a reason; the good ones are stored and indexed in one atomic step."""
+        with a reason; the good ones are stored and indexed in one atomic step.
+        `progress`: a callable(fraction, message) or a `qa.progress.Progress`."""
+        progress = as_progress(progress)
+        files = list(files)
+        progress.phase("reading", len(files), "articles")
         parsed: list[tuple[Article, bytes, str]] = []
         skipped: list[tuple[str, str]] = []
         for f in files:
+            progress.advance(1)
             if isinstance(f, tuple):
                 name, data = f
             else:
@@ -290,6 +327,7 @@ class Library:
                 continue
             parsed.append((a, data, Path(name).suffix.lower()))
         if not parsed:
+            progress.close()
             return AddResult([], skipped)
         with self._lock, store.writer_lock(self.index_dir):
             old = self._current() or self.index
@@ -313,6 +351,8 @@ class Library:
                     added.append(a)
                 if added:
                     self._commit(entries, old, progress)
+                else:
+                    progress.close()
             except BaseException as e:
                 for p in new_files:  # a failed add leaves no article file behind
                     p.unlink(missing_ok=True)

@@ -33,6 +33,35 @@ def seed_index_dir(tmp_path_factory, embedder):
     return d
 
 
+BBC = ROOT.parent / "shared" / "corpora" / "bbc-2005"
+BBC_QUESTIONS = ROOT / "tests" / "data" / "bbc_questions.jsonl"
+
+
+@pytest.fixture(scope="session")
+def bbc_slice_dir(tmp_path_factory):
+    """A slice of the real BBC archive (../shared/corpora/bbc-2005): every article a question of
+    tests/data/bbc_questions.jsonl names, plus every 20th other one as distractors (~280)."""
+    import json
+    if not BBC.is_dir():
+        pytest.skip("the BBC archive is not beside the repo")
+    named = {f for line in BBC_QUESTIONS.read_text("utf-8").splitlines() if line.strip()
+             for f in json.loads(line).get("articles", [])}
+    src = tmp_path_factory.mktemp("bbc-slice")
+    for i, f in enumerate(sorted(BBC.glob("*.txt"))):
+        if f.name in named or i % 20 == 0:
+            shutil.copy(f, src / f.name)
+    return src
+
+
+@pytest.fixture(scope="session")
+def bbc_slice_index_dir(tmp_path_factory, bbc_slice_dir, embedder):
+    """The BBC slice indexed once by a single process (read only)."""
+    from qa import Library
+    d = tmp_path_factory.mktemp("bbc-index")
+    Library(index_dir=d, seeds_dir=bbc_slice_dir, embedder=embedder).build()
+    return d
+
+
 @pytest.fixture(scope="session")
 def seed_library(seed_index_dir, embedder):
     """A read-only library over the seeds (do not add or remove through it)."""

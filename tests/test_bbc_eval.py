@@ -8,7 +8,6 @@ articles) are in the README and come from `python -m qa eval tests/data/bbc_ques
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -46,18 +45,9 @@ def test_support_is_verbatim_in_the_articles_named():
 
 
 @pytest.fixture(scope="module")
-def bbc_slice(tmp_path_factory, embedder):
+def bbc_slice(bbc_slice_dir, bbc_slice_index_dir, embedder):
     from qa import Library
-    qs = load_questions(QUESTIONS)
-    named = {f for q in qs for f in q["articles"]}
-    files = sorted(BBC.glob("*.txt"))
-    chosen = [f for i, f in enumerate(files) if f.name in named or i % 20 == 0]
-    src = tmp_path_factory.mktemp("bbc-slice")
-    for f in chosen:
-        shutil.copy(f, src / f.name)
-    lib = Library(index_dir=tmp_path_factory.mktemp("bbc-index"), seeds_dir=src, embedder=embedder)
-    lib.build()
-    return lib
+    return Library(index_dir=bbc_slice_index_dir, seeds_dir=bbc_slice_dir, embedder=embedder)
 
 
 @pytest.fixture(scope="module")
