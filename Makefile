@@ -31,7 +31,8 @@ test: venv $(RAY_STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # Benchmarks (figures, never assertions): speed and scale against the floor and peers, quote
-# retrieval on SQuAD and on the BBC archive (with txtai beside), and the web chat under load. `make bench QUICK=1` (or bench-quick): < 2 min.
+# retrieval on SQuAD and on the BBC archive (with txtai beside), building the BBC archive (one
+# process, Ray, txtai), and the web chat under load. `make bench QUICK=1` (or bench-quick): < 2 min.
 # Peers (txtai, Haystack) live in their own venv that sees the app's torch through a .pth file,
 # so torch is neither installed twice nor upgraded.
 PEERS := benchmarks/.venv-peers
@@ -42,13 +43,14 @@ $(PEERS)/.installed: benchmarks/requirements-bench.txt requirements.txt | venv
 	$(PEERS)/bin/python -m pip install -q -c requirements.txt -r benchmarks/requirements-bench.txt
 	touch $@
 
-bench: venv $(PEERS)/.installed
+bench: venv $(RAY_STAMP) $(PEERS)/.installed
 ifdef QUICK
 	nice $(BIN)/python benchmarks/bench.py --quick
 else
 	nice $(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/squad.py
 	$(BIN)/python benchmarks/bbc.py
+	$(BIN)/python benchmarks/build.py
 	$(BIN)/python benchmarks/load.py
 endif
 

@@ -7,9 +7,10 @@ articles are embedded. `save` writes one generation of derived files (plain
 .npy / .json / FAISS / bm25s files) and `load` reads it back, checking the
 manifest's model, dimension and counts against what it finds.
 
-What is left out: ranking (`qa.search`), the manifest and atomic writes
-(`qa.store`), which FAISS index serves the vectors (`qa.vectors`), BM25 from term
-counts (`qa.bm25`).
+What is left out: the per-article work of a build, splitting, attribution and
+embedding, and where it runs (`qa.pipeline`, `qa.ray_build`); ranking (`qa.search`),
+the manifest and atomic writes (`qa.store`), which FAISS index serves the vectors
+(`qa.vectors`), BM25 from term counts (`qa.bm25`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from .progress import Progress
 
 POOL_MIN = 200  # articles below which a pool's start-up (about a second a worker) does not pay
 CHUNK = 16  # articles a worker takes at a time
-EMBED_BLOCK = 32_768  # texts embedded per call: sorted by length within it, and memory stays bounded
+EMBED_BLOCK = 16_384  # texts embedded per call: sorted by length within it, and memory stays bounded
 
 
 @dataclass

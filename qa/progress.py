@@ -84,14 +84,16 @@ def _duration(s: float) -> str:
 
 
 class Terminal(Progress):
-    """tqdm bars on a terminal; plain `qa: …` lines elsewhere. Phases of fewer than `least`
-    items (adding one article) are not shown: they end before anyone could read them."""
+    """tqdm bars on a terminal; plain `qa: …` lines elsewhere. A phase of fewer than `least`
+    items (adding one article; the few steps of indexing) gets no bar: one line when it ends,
+    and only when it took `slow` seconds or more."""
 
     def __init__(self, stream: TextIO | None = None, every: float = 10.0, tty: bool | None = None,
-                 least: int = 20):
+                 least: int = 20, slow: float = 1.0):
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
-        self.every, self.least = every, least
+        self.every, self.least, self.slow = every, least, slow
+        self._small = None  # (name, total, unit, start) of a phase too small for a bar
         self._bar = None
         self._name, self._unit, self._total, self._done = "", "", 0, 0
         self._t0 = self._last = 0.0
@@ -99,6 +101,7 @@ class Terminal(Progress):
     def phase(self, name: str, total: int, unit: str = "items") -> None:
         self.close()
         if total < self.least:
+            self._small = (name, int(total), unit, time.monotonic())
             return
         self._name, self._unit, self._total, self._done = name, unit, max(0, int(total)), 0
         self._t0 = self._last = time.monotonic()
@@ -125,6 +128,11 @@ class Terminal(Progress):
                        f"({100 * self._done / max(self._total, 1):.0f}%), {rate:,.0f}/s, ETA {_duration(eta)}")
 
     def close(self) -> None:
+        if self._small is not None:
+            name, total, unit, t0 = self._small
+            self._small = None
+            if time.monotonic() - t0 >= self.slow:
+                self._line(f"{name}: {total:,} {unit} in {_duration(time.monotonic() - t0)}")
         if self._bar is not None:
             self._bar.close()
             self._bar = None

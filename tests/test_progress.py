@@ -31,10 +31,15 @@ def test_plain_lines_when_not_a_terminal():
     t.phase("embedding", 100, "sentences")
     for _ in range(4):
         t.advance(25)
-    t.phase("few", 3, "things")  # below `least`: not shown
+    t.phase("few", 3, "things")  # below `least` and quick: not shown
     t.advance(3)
     t.close()
+    slow = Terminal(out, tty=False, slow=0.0)
+    slow.phase("indexing", 3, "steps")  # below `least` but slow: one line at its end
+    slow.advance(3)
+    slow.close()
     lines = out.getvalue().splitlines()
+    assert lines.pop().startswith("qa: indexing: 3 steps in ")
     assert lines[0] == "qa: embedding: 100 sentences"
     assert any("/100 sentences (" in x and "/s, ETA" in x for x in lines[1:-1])
     assert lines[-1].startswith("qa: embedding: 100 sentences in ")
