@@ -97,16 +97,19 @@ class RayEngine:
         self.embedder = embedder
         self._started = False
         if not ray.is_initialized():
+            from pathlib import Path
+            offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
             kwargs = dict(include_dashboard=False, logging_level="error", log_to_driver=False,
                           configure_logging=True)
-            if address is None:  # a local runtime: its workers import this checkout, offline
-                from pathlib import Path
+            if address is None:  # a local runtime: its workers import this checkout
                 from .onnx_encoder import threads
                 root = str(Path(__file__).resolve().parent.parent)
                 path = os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH")) if x)
                 kwargs["num_cpus"] = threads()
-                kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1",
-                                                      "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}}
+                kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path, **offline}}
+            else:  # a cluster: this package travels with the job (its nodes need the requirements)
+                kwargs.pop("include_dashboard")
+                kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parent)], "env_vars": offline}
             ray.init(address=address, **kwargs)
             self._started = True
         import logging
