@@ -163,7 +163,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
         sp.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                         help="parse, split and embed on Ray: a local runtime on this machine's cores, or the "
-                             "cluster at ADDRESS (ray://host:10001) or $RAY_ADDRESS; needs requirements-ray.txt")
+                             "cluster at ADDRESS (auto, HEAD:6379) or $RAY_ADDRESS, from one of its nodes; "
+                             "needs requirements-ray.txt")
         return sp
 
     def with_index(sp):

@@ -10,10 +10,12 @@ files, the embedding cache (only texts it does not hold are sent), and writing o
 ordinary index generation, atomically, with the same manifest. Results come back in
 the order they were sent, so the index is the one a single process writes.
 
-With no address a local Ray runtime is started on this machine's cores; with one
-(`ray://host:10001`, or `RAY_ADDRESS` in the environment) the driver joins that cluster.
-The cluster's workers need this project and its requirements (the same versions),
-and read nothing from the driver's disk: file bytes travel through Ray.
+With no address a local Ray runtime of its own is started on this machine's cores
+(on the loopback interface); with one (`auto`, `HEAD:6379`, or `RAY_ADDRESS`) the
+driver joins that cluster from one of its nodes. `ray://` (Ray Client) is refused with
+a clear message: Ray Data does not run through it. The nodes need the requirements
+(the same versions); the `qa` package travels with the job, and the workers read
+nothing from the driver's disk: file bytes travel through Ray.
 
 Ray is an optional extra (`requirements-ray.txt`); nothing imports this module unless
 `--ray` is used. What is left out: serving from shards (a later step), and anything the
@@ -89,6 +91,12 @@ class RayEngine:
 
     def __init__(self, address: str | None, embedder):
         address = address or os.environ.get("RAY_ADDRESS") or None
+        if address and address.startswith("ray://"):
+            # Ray Data's executor needs a driver inside the cluster; through Ray Client it fails
+            # deep inside Ray ("'Worker' object has no attribute 'core_worker'", Ray 2.60).
+            raise RuntimeError(f"--ray {address}: Ray Data does not run through Ray Client (ray://); run the build "
+                               "on a node of the cluster with --ray auto (or HEAD:6379), or submit it there: "
+                               "ray job submit --address http://HEAD:8265 -- python -m qa build --ray auto ...")
         if address is None:
             # A runtime for this machine alone listens on the loopback interface, not the network:
             # Ray reads this (historically named) switch when it is imported.
@@ -110,7 +118,8 @@ class RayEngine:
             else:  # a cluster: this package travels with the job (its nodes need the requirements)
                 kwargs.pop("include_dashboard")
                 kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parent)], "env_vars": offline}
-            ray.init(address=address, **kwargs)
+            # "local": a runtime of its own, even where another Ray runtime runs on this machine
+            ray.init(address=address or "local", **kwargs)
             self._started = True
         import logging
         for name in ("ray", "ray.data"):  # Ray Data's lines about every job: ours say it instead

@@ -122,3 +122,12 @@ def test_ray_is_not_imported_without_asking():
     code = ("import sys, qa, qa.cli, qa.library, qa.index, qa.pipeline; "
             "assert not [m for m in sys.modules if m == 'ray' or m.startswith('ray.')], 'ray imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_ray_client_address_is_refused_with_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "qa", "build", "--ray", "ray://127.0.0.1:10001", "--seeds",
+                        str(SEEDS), "--index", str(tmp_path / "index")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Ray Client" in r.stderr and "--ray auto" in r.stderr
+    assert not (tmp_path / "index" / "manifest.json").exists()
