@@ -177,7 +177,7 @@ class Embedder:
                 progress: Callable[[int], None] | None = None) -> np.ndarray:
         onnx = self.query_encoder
         if onnx is not None:
-            return onnx.encode_batch(texts, batch_size or onnx_batch(), progress)
+            return onnx.encode_batch(texts, batch_size, progress)
         out = []
         step = max(256, batch_size or 32)  # torch in slices, so progress moves
         for i in range(0, len(texts), step):
@@ -187,8 +187,3 @@ class Embedder:
             if progress:
                 progress(len(out[-1]))
         return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
-
-
-def onnx_batch() -> int:
-    from .onnx_encoder import BATCH
-    return BATCH

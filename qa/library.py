@@ -19,6 +19,7 @@ import hashlib
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -220,18 +221,22 @@ class Library:
                 return None
         return self._index if self._index.model == self.embedder.name else None
 
-    def _engine(self):
-        return self.engine if self.engine is not None else pipeline.Local(self.embedder)
+    @contextmanager
+    def _engine(self, given=None):
+        """The engine for one write: `given`, else `self.engine`, else this machine's (closed after)."""
+        if given is not None or self.engine is not None:
+            yield given if given is not None else self.engine
+            return
+        local = pipeline.Local(self.embedder)
+        try:
+            yield local
+        finally:
+            local.close()
 
     def _commit(self, entries: list[ix.Entry], old: ix.Index | None, progress=None, engine=None) -> None:
         progress = as_progress(progress)
-        own = engine is None
-        engine = engine or self._engine()
-        try:
-            new, embedded = ix.build(entries, self.embedder, old, progress, engine)
-        finally:
-            if own and engine is not self.engine:
-                engine.close()
+        with self._engine(engine) as work:
+            new, embedded = ix.build(entries, self.embedder, old, progress, work)
         progress.phase("writing", 1, "generations")
         previous = None
         try:
@@ -278,8 +283,7 @@ class Library:
             raise ArticleError(f"{self.seeds_dir}: no such folder")
         progress = as_progress(progress)
         with self._lock, store.writer_lock(self.index_dir):
-            engine = self._engine()
-            try:
+            with self._engine() as engine:
                 old = self._current()
                 seeds = self._seed_entries(progress, engine)
                 users = [e for e in (old.entries if old else []) if e.origin == "user"]
@@ -292,9 +296,6 @@ class Library:
                     progress.close()
                     return old
                 self._commit(entries, old, progress, engine)
-            finally:
-                if engine is not self.engine:
-                    engine.close()
             return self._index
 
     def add(self, files: Iterable[str | Path | tuple[str, bytes]], progress=None) -> AddResult:

@@ -146,10 +146,11 @@ class OnnxEncoder:
             self._batch_session = self._new_session(self._path, threads(), arena=ARENA)
         return self._batch_session
 
-    def encode_batch(self, texts: list[str], batch_size: int = BATCH,
+    def encode_batch(self, texts: list[str], batch_size: int | None = None,
                      progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Many texts, sorted by token length into batches of like length; rows in the given order.
         `progress(n)` after each batch with the number of texts it held."""
+        batch_size = batch_size or BATCH
         session = self.batch_session
         # token ids only (a tokenizers Encoding also keeps tokens, offsets and masks: kilobytes a text)
         texts = list(texts)

@@ -105,16 +105,21 @@ def _prepare_many(articles: list[Article]) -> list[Prepared]:
     return [prepare(a) for a in articles]
 
 
+def encode_takes(embedder, name: str) -> bool:
+    """Whether `embedder.encode` has parameter `name` (`qa.embed.Embedder` has progress and
+    compute; anything with `encode(texts)`, `name` and `dim` serves as an embedder too)."""
+    try:
+        return name in inspect.signature(embedder.encode).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def encode(embedder, texts: list[str], progress: Progress) -> np.ndarray:
     """`embedder.encode(texts)` with progress; an embedder whose encode takes no `progress`
-    (anything with `encode(texts)`, `name` and `dim` serves) is called in slices instead."""
+    is called in slices instead."""
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
-    try:
-        takes = "progress" in inspect.signature(embedder.encode).parameters
-    except (TypeError, ValueError):
-        takes = False
-    if takes:
+    if encode_takes(embedder, "progress"):
         return np.asarray(embedder.encode(texts, progress=progress.advance), dtype=np.float32)
     out = []
     for i in range(0, len(texts), 1024):

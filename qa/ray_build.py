@@ -133,8 +133,9 @@ class RayEngine:
         self.gpus = int(res.get("GPU", 0))
 
     # ---------------------------------------------------------------- steps
-    def _run(self, rows: list[dict], fn, progress: Progress, key: str = "out", **kwargs) -> list:
-        """Rows through `fn` with map_batches; results put back in the order of the rows."""
+    def _run(self, rows: list[dict], fn, advance, key: str = "out", **kwargs) -> list:
+        """Rows through `fn` with map_batches; results put back in the order of the rows;
+        `advance(n)` as each batch of n comes back."""
         import ray.data
         out: list = [None] * len(rows)
         if not rows:
@@ -146,23 +147,23 @@ class RayEngine:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for i, x in zip(batch["i"].tolist(), batch[key]):
                 out[i] = x
-            progress.advance(len(batch["i"]))
+            if advance:
+                advance(len(batch["i"]))
         return out
 
     def parse(self, items: Sequence[tuple[str, bytes]], progress: Progress) -> list:
         rows = [{"i": i, "name": n, "data": d} for i, (n, d) in enumerate(items)]
-        return [pickle.loads(x) for x in self._run(rows, _parse_batch, progress, batch_size=ARTICLE_BATCH)]
+        return [pickle.loads(x) for x in self._run(rows, _parse_batch, progress.advance, batch_size=ARTICLE_BATCH)]
 
     def prepare(self, articles: Sequence, progress: Progress) -> list[pipeline.Prepared]:
         rows = [{"i": i, "article": pickle.dumps(a)} for i, a in enumerate(articles)]
-        return [pickle.loads(x) for x in self._run(rows, _prepare_batch, progress, batch_size=ARTICLE_BATCH)]
+        return [pickle.loads(x) for x in self._run(rows, _prepare_batch, progress.advance, batch_size=ARTICLE_BATCH)]
 
     def _embed_remote(self, texts: list[str], progress) -> np.ndarray:
         """Texts the cache does not hold, embedded by a pool of actors; sorted by length first so
         each batch holds texts of like length (little padding), rows back in the given order."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         rows = [{"i": i, "text": texts[i]} for i in order]
-        advance = progress if callable(progress) else (lambda n: None)
         import ray.data
         if self.gpus:
             cls = type("Embed", (_Embed,), {"model": self.embedder.name, "threads": 1, "gpu": True})
@@ -175,18 +176,13 @@ class RayEngine:
                           num_cpus=per_actor, batch_size=TEXT_BATCH)
         # A lost actor fails the build (the previous index stays) rather than restart half-way.
         kwargs["max_restarts"] = 0
-        got = self._run(rows, cls, _Advance(advance), key="v", **kwargs)
+        got = self._run(rows, cls, progress, key="v", **kwargs)
         return np.ascontiguousarray(np.stack(got), dtype=np.float32).reshape(len(texts), -1)
 
     def embed(self, texts: list[str], progress: Progress) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        import inspect
-        try:
-            hooks = "compute" in inspect.signature(self.embedder.encode).parameters
-        except (TypeError, ValueError):
-            hooks = False
-        if not hooks:  # an embedder without the cache hooks: everything goes to the cluster
+        if not pipeline.encode_takes(self.embedder, "compute"):  # no cache hooks: all goes to the cluster
             return self._embed_remote(texts, progress.advance)
         return np.asarray(self.embedder.encode(texts, progress=progress.advance, compute=self._embed_remote),
                           dtype=np.float32)
@@ -197,12 +193,3 @@ class RayEngine:
             ray.shutdown()
             self._started = False
 
-
-class _Advance(Progress):
-    """A Progress whose advance calls a plain function (the cache's per-batch callback)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def advance(self, n: int = 1) -> None:
-        self.fn(n)
