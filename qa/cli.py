@@ -126,9 +126,12 @@ def cmd_add(args) -> int:
             lib.engine.close()
     for a in res.added:
         print(f"added {a.id}: {a.title}")
-    for name, why in res.skipped:
+    for name, article_id in res.already:
+        print(f"qa: already indexed: {name} (as {article_id})", file=sys.stderr)
+    for name, why in res.failed:
         print(f"qa: skipped {name}: {why}", file=sys.stderr)
-    return 0 if res.added or not res.skipped else 1
+    # Idempotent: 0 when every file given is in the index now, whether added by this run or before.
+    return 0 if res.ok else 1
 
 
 def cmd_remove(args) -> int:

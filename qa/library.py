@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -45,8 +45,18 @@ def default_seeds_dir() -> Path:
 
 @dataclass(frozen=True)
 class AddResult:
+    """What `Library.add` did with each file: `added` now, `already` indexed before (or earlier in
+    the same call), or `failed` (bad, binary, too large, unreadable). `skipped` is the older view of
+    the last two (duplicates as "already indexed as ID"), kept for the callers that read it."""
     added: list[Article]
     skipped: list[tuple[str, str]]  # (file name, why): duplicates and bad files
+    already: list[tuple[str, str]] = field(default_factory=list)  # (file name, id of the indexed article)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file name, why)
+
+    @property
+    def ok(self) -> bool:
+        """Every file given is in the index now, newly added or already there."""
+        return not self.failed
 
 
 def _text_key(a: Article) -> str:
@@ -299,14 +309,15 @@ class Library:
             return self._index
 
     def add(self, files: Iterable[str | Path | tuple[str, bytes]], progress=None) -> AddResult:
-        """Add article files (paths, or (name, bytes) pairs). Bad files and duplicates are skipped
-        with a reason; the good ones are stored and indexed in one atomic step.
+        """Add article files (paths, or (name, bytes) pairs); the new ones are stored and indexed in
+        one atomic step. Adding a file that is already indexed is not an error (`AddResult.already`);
+        a bad one is (`AddResult.failed`, with why; `ok` is False).
         `progress`: a callable(fraction, message) or a `qa.progress.Progress`."""
         progress = as_progress(progress)
         files = list(files)
         progress.phase("reading", len(files), "articles")
         parsed: list[tuple[Article, bytes, str]] = []
-        skipped: list[tuple[str, str]] = []
+        failed: list[tuple[str, str]] = []
         for f in files:
             progress.advance(1)
             if isinstance(f, tuple):
@@ -318,29 +329,29 @@ class Library:
                         raise ArticleError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
                     data = Path(f).read_bytes()
                 except (OSError, ArticleError) as e:
-                    skipped.append((name, f"cannot read: {e.__class__.__name__}" if isinstance(e, OSError) else str(e)))
+                    failed.append((name, f"cannot read: {e.__class__.__name__}" if isinstance(e, OSError) else str(e)))
                     continue
             name = Path(str(name).replace("\\", "/")).name or "article.txt"
             try:
                 a = parse_bytes(data, name)
             except ArticleError as e:
-                skipped.append((name, str(e).removeprefix(f"{name}: ")))
+                failed.append((name, str(e).removeprefix(f"{name}: ")))
                 continue
             parsed.append((a, data, Path(name).suffix.lower()))
         if not parsed:
             progress.close()
-            return AddResult([], skipped)
+            return AddResult([], list(failed), [], failed)
         with self._lock, store.writer_lock(self.index_dir):
             old = self._current() or self.index
             entries = list(old.entries)
             fps = {e.article.fingerprint: e.article.id for e in entries}
             texts = {_text_key(e.article): e.article.id for e in entries}
-            added, new_files = [], []
+            added, already, new_files = [], [], []
             try:
                 for a, data, ext in parsed:
                     dup = fps.get(a.fingerprint) or texts.get(_text_key(a))
                     if dup:
-                        skipped.append((a.source_name, f"already indexed as {dup}"))
+                        already.append((a.source_name, dup))
                         continue
                     a = self._unique(a, entries)
                     path = self.index_dir / store.article_file(a.id, a.fingerprint, ext)
@@ -361,7 +372,8 @@ class Library:
                     raise store.IndexFileError(f"{self.index_dir}: cannot store the articles "
                                                f"({e.strerror or e}); the previous index is unchanged") from e
                 raise
-        return AddResult(added, skipped)
+        skipped = failed + [(name, f"already indexed as {dup}") for name, dup in already]
+        return AddResult(added, skipped, already, failed)
 
     def remove(self, article_id: str) -> Article:
         with self._lock, store.writer_lock(self.index_dir):

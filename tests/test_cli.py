@@ -66,6 +66,30 @@ def test_batch_mode_and_add_list_remove(index_copy, tmp_path):
     assert r.returncode == 1 and r.stderr.strip() == "qa: no article with id 'kiwi'"
 
 
+def test_add_is_idempotent_and_fails_only_for_files_it_could_not_add(index_copy, tmp_path):
+    story = tmp_path / "story.txt"
+    story.write_text("Harbour Record\n\nThe harbour handled 12 million tonnes of cargo last year.\n", "utf-8")
+    r = run("add", "--index", str(index_copy), "--quiet", str(story))
+    assert r.returncode == 0 and r.stdout == "added story: Harbour Record\n", r.stderr
+    # the same file again, and the same article under another name: in the index, so success
+    shutil.copy(story, tmp_path / "story-copy.txt")
+    r = run("add", "--index", str(index_copy), "--quiet", str(story), str(tmp_path / "story-copy.txt"))
+    assert r.returncode == 0 and r.stdout == ""
+    assert r.stderr.splitlines() == ["qa: already indexed: story.txt (as story)",
+                                     "qa: already indexed: story-copy.txt (as story)"]
+    # a good file beside a binary one: the good one goes in, the run fails naming the other
+    ferry, pic = tmp_path / "ferry.md", tmp_path / "pic.txt"
+    ferry.write_text("# Ferry Launched\n\nThe new ferry carries 300 cars across the strait.\n", "utf-8")
+    pic.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    r = run("add", "--index", str(index_copy), "--quiet", str(ferry), str(pic), str(story))
+    assert r.returncode == 1 and r.stdout == "added ferry: Ferry Launched\n"
+    assert r.stderr.splitlines() == ["qa: already indexed: story.txt (as story)", "qa: skipped pic.txt: this is a "
+                                     "binary file (image, PDF, archive…), not a text or HTML article"]
+    assert {"story", "ferry"} <= {a["id"] for a in json.loads(run("list", "--index", str(index_copy), "--json").stdout)}
+    r = run("add", "--index", str(index_copy), "--quiet", str(tmp_path / "missing.txt"))
+    assert r.returncode == 1 and r.stderr.startswith("qa: skipped missing.txt: cannot read")
+
+
 def test_errors_are_one_line_no_traceback(index_copy, tmp_path):
     for args in (("ask", "--index", str(index_copy), "   "),
                  ("add", "--index", str(index_copy), str(tmp_path / "missing.txt")),

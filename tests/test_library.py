@@ -8,6 +8,7 @@ import pytest
 
 from qa import Library, QuestionError, read_article
 from qa import store
+from qa.library import AddResult
 
 from conftest import CARD_QUESTION, SEEDS
 
@@ -165,6 +166,7 @@ def test_add_is_answerable_stored_and_survives_rebuild(fresh_library, tmp_path, 
     # the same file again is indexed once
     again = lib.add([art])
     assert again.added == [] and "already indexed" in again.skipped[0][1]
+    assert again.already == [("kiwi.txt", "kiwi")] and again.failed == [] and again.ok
     # a rebuild from seeds keeps what a user added; so does a reopen
     lib.build()
     assert "kiwi" in {a["id"] for a in lib.articles()}
@@ -188,7 +190,23 @@ def test_bad_upload_changes_nothing(fresh_library):
     before = store.read_manifest(fresh_library.index_dir)
     res = fresh_library.add([("evil.txt", b"\x89PNG\r\n\x1a\n\x00\x00"), ("empty.md", b"")])
     assert res.added == [] and len(res.skipped) == 2
+    assert res.failed == res.skipped and res.already == [] and not res.ok
     assert store.read_manifest(fresh_library.index_dir) == before
+
+
+def test_add_result_splits_added_already_and_failed(fresh_library):
+    kiwi = ("kiwi.txt", b"Kiwi\n\nGrowers picked 180 million trays of kiwifruit.\n")
+    fresh_library.add([kiwi])
+    res = fresh_library.add([("ferry.md", b"# Ferry\n\nThe new ferry carries 300 cars.\n"), kiwi,
+                             ("kiwi-copy.txt", kiwi[1]), ("pic.txt", b"\x89PNG\r\n\x1a\n\x00\x00"),
+                             ("ferry-again.md", b"# Ferry\n\nThe new ferry carries 300 cars.\n")])
+    assert [a.id for a in res.added] == ["ferry"]
+    assert res.already == [("kiwi.txt", "kiwi"), ("kiwi-copy.txt", "kiwi"), ("ferry-again.md", "ferry")]
+    assert [name for name, _ in res.failed] == ["pic.txt"] and not res.ok
+    # the older view: bad files first, then the duplicates, as before
+    assert res.skipped == [*res.failed, ("kiwi.txt", "already indexed as kiwi"),
+                           ("kiwi-copy.txt", "already indexed as kiwi"), ("ferry-again.md", "already indexed as ferry")]
+    assert AddResult([], []).ok  # built the old way, still a result
 
 
 def test_first_use_builds_from_seeds(tmp_path, embedder):
