@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import encoding
+
 PARSER_VERSION = 2  # 2: photo captions are indexed (Article.units)
 EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -94,32 +96,13 @@ def fingerprint(data: bytes) -> str:
     return hashlib.sha256(b"qa-parser-%d\n" % PARSER_VERSION + data).hexdigest()
 
 
-_BINARY_MAGIC = (b"\x89PNG", b"%PDF", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x7fELF", b"\x1f\x8b")
-
-
 def decode(data: bytes) -> str:
-    """Bytes to text: UTF-8 (with or without BOM), UTF-16 with a BOM, else cp1252.
-
-    Binary files (images, PDFs, archives, anything with NUL bytes) are refused.
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as e:
-            raise ArticleError("the file claims to be UTF-16 but does not decode as UTF-16") from e
-    if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:65536]:
-        raise ArticleError("this is a binary file (image, PDF, archive…), not a text or HTML article")
+    """Bytes to text in whatever encoding they are (`qa.encoding`); a binary file raises
+    ArticleError saying so."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError as e:
-            raise ArticleError("the file is neither UTF-8 nor cp1252 text") from e
-    controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\n\r\f")
-    if controls > max(8, len(text[:65536]) // 100):
-        raise ArticleError("this looks like a binary file, not a text or HTML article")
-    return text
+        return encoding.decode(data)
+    except encoding.NotText as e:
+        raise ArticleError(str(e)) from None
 
 
 def slug(name: str) -> str:

@@ -1,5 +1,7 @@
 """Article parsing: both seed layouts exactly, plain files, HTML, boilerplate and captions."""
 
+import random
+
 import pytest
 
 from qa import ArticleError, parse_bytes, read_article
@@ -111,6 +113,53 @@ def test_other_encodings():
         a = parse_bytes(text.encode(enc), "c.txt")
         assert a.title == "Café Title"
         assert a.paragraphs == ("The café’s owner said “non”.",)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_reads_as_the_utf8_original(encoding):
+    want = read_article(MT)
+    got = parse_bytes(MT.read_text("utf-8").encode(encoding), MT.name)
+    assert (got.title, got.byline, got.date, got.url) == (want.title, want.byline, want.date, want.url)
+    assert got.paragraphs == want.paragraphs and got.captions == want.captions
+
+
+@pytest.mark.parametrize("text,encoding", [
+    ("Café Owner Speaks\n\nThe café’s owner said the crème brûlée costs €5 – a “fair” price.\n", "cp1252"),
+    ("Élection à Genève\n\nLe député a déclaré que la réforme était « nécessaire », selon l’agence.\n"
+     .replace("’", "'"), "latin-1"),
+    ("Schnee in München\n\nIn München fiel der erste Schnee; die Straßen waren glatt, sagte der Dienst.\n", "latin-1"),
+    ("Погода в Москве\n\nВ Москве выпал первый снег, сообщили синоптики. Температура опустилась ниже нуля.\n",
+     "koi8-r"),
+    ("Погода в Москве\n\nВ Москве выпал первый снег, сообщили синоптики. Температура опустилась ниже нуля.\n",
+     "cp1251"),
+    # (the paragraph is over 100 characters: a shorter last one without Western punctuation is dropped as
+    # boilerplate by _is_boilerplate_tail, in UTF-8 as well)
+    ("東京で初雪\n\n気象庁によると、東京都心で今シーズン初めての雪が観測された。平年より十日早く、昨年より二十日早い"
+     "という。都内の交通機関に大きな乱れはなかったが、気象庁は今夜から明日の朝にかけて路面の凍結に注意するよう呼びかけている。\n",
+     "shift_jis"),
+], ids=["cp1252", "latin-1-fr", "latin-1-de", "koi8-r", "cp1251", "shift_jis"])
+def test_legacy_encodings_are_detected(text, encoding):
+    a = parse_bytes(text.encode(encoding), "story.txt")
+    title, body = text.strip().split("\n\n")
+    assert a.title == title and a.paragraphs == (body,)
+
+
+def test_valid_utf8_is_decoded_without_the_detector(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "charset_normalizer", None)  # importing it would fail
+    assert parse_bytes("Café\n\nThe café’s owner said “non”.\n".encode(), "c.txt").title == "Café"
+
+
+@pytest.mark.parametrize("data", [
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
+    random.Random(7).randbytes(4096),
+    random.Random(7).randbytes(4096).replace(b"\x00", b"\x01"),  # no NUL: it goes to the detector
+    b"".join(i.to_bytes(4, "little") for i in range(1000)),  # int32 array: NULs on both sides of every pair
+    bytes(2000),
+], ids=["png", "random", "random-no-nul", "int32", "zeros"])
+def test_binary_is_still_refused(data):
+    with pytest.raises(ArticleError, match="binary file"):
+        parse_bytes(data, "b.txt")
 
 
 def test_ids_are_safe_file_names():
