@@ -10,7 +10,7 @@ The article's `text` is its body paragraphs, then its captions, joined by blank 
 offset elsewhere in the library points into that string.
 
 What is left out: sentence splitting (`qa.sentences`) and anything about
-indexing. Nothing here touches the disk except `read_article`.
+indexing. Nothing here touches the disk except `read_article` and `read_files`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 from . import encoding
 
@@ -122,6 +123,35 @@ def read_article(path: str | Path, article_id: str | None = None) -> Article:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ArticleError(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     return parse_bytes(path.read_bytes(), path.name, article_id)
+
+
+def read_files(files: Iterable[str | Path | tuple[str, bytes]], each: Callable[[], None] | None = None
+               ) -> tuple[list[tuple[Article, bytes]], list[tuple[str, str]]]:
+    """Article files given as paths or (name, bytes) pairs: (article, its bytes) for each good one
+    and (file name, why) for each that is not (unreadable, too large, not an article). A path over
+    MAX_FILE_BYTES is refused before it is read; a name keeps only its last part. `each()` is
+    called once a file, for progress."""
+    parsed, failed = [], []
+    for f in files:
+        if each:
+            each()
+        if isinstance(f, tuple):
+            name, data = f
+        else:
+            name = Path(f).name
+            try:
+                if Path(f).stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
+                    raise ArticleError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+                data = Path(f).read_bytes()
+            except (OSError, ArticleError) as e:
+                failed.append((name, f"cannot read: {e.__class__.__name__}" if isinstance(e, OSError) else str(e)))
+                continue
+        name = Path(str(name).replace("\\", "/")).name or "article.txt"
+        try:
+            parsed.append((parse_bytes(data, name), data))
+        except ArticleError as e:
+            failed.append((name, str(e).removeprefix(f"{name}: ")))
+    return parsed, failed
 
 
 def parse_bytes(data: bytes, name: str, article_id: str | None = None) -> Article:

@@ -27,7 +27,7 @@ from typing import Iterable
 from . import index as ix
 from . import pipeline, store
 from .answer import Answer, answer
-from .articles import EXTENSIONS, MAX_FILE_BYTES, Article, ArticleError, parse_bytes
+from .articles import EXTENSIONS, Article, ArticleError, parse_bytes, read_files
 from .embed import Embedder, default_model
 from .progress import Progress, as_progress
 
@@ -316,28 +316,7 @@ class Library:
         progress = as_progress(progress)
         files = list(files)
         progress.phase("reading", len(files), "articles")
-        parsed: list[tuple[Article, bytes, str]] = []
-        failed: list[tuple[str, str]] = []
-        for f in files:
-            progress.advance(1)
-            if isinstance(f, tuple):
-                name, data = f
-            else:
-                name = Path(f).name
-                try:
-                    if Path(f).stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
-                        raise ArticleError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-                    data = Path(f).read_bytes()
-                except (OSError, ArticleError) as e:
-                    failed.append((name, f"cannot read: {e.__class__.__name__}" if isinstance(e, OSError) else str(e)))
-                    continue
-            name = Path(str(name).replace("\\", "/")).name or "article.txt"
-            try:
-                a = parse_bytes(data, name)
-            except ArticleError as e:
-                failed.append((name, str(e).removeprefix(f"{name}: ")))
-                continue
-            parsed.append((a, data, Path(name).suffix.lower()))
+        parsed, failed = read_files(files, lambda: progress.advance(1))
         if not parsed:
             progress.close()
             return AddResult([], list(failed), [], failed)
@@ -348,7 +327,8 @@ class Library:
             texts = {_text_key(e.article): e.article.id for e in entries}
             added, already, new_files = [], [], []
             try:
-                for a, data, ext in parsed:
+                for a, data in parsed:
+                    ext = Path(a.source_name).suffix.lower()
                     dup = fps.get(a.fingerprint) or texts.get(_text_key(a))
                     if dup:
                         already.append((a.source_name, dup))
