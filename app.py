@@ -30,135 +30,47 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-import datetime  # noqa: E402
 import html  # noqa: E402
-import re  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
 import qa  # noqa: E402
+from qa import catalog  # noqa: E402
+from web import library_view  # noqa: E402
+from web.library_view import MAX_UPLOAD_MB, READ_ONLY  # noqa: E402,F401  (app.MAX_UPLOAD_MB: tests, docs)
+from web.render import esc, render, safe_url  # noqa: E402,F401  (app.render, app.esc: the tested surface)
 
-MAX_UPLOAD_MB = 10
 QUEUE_CONCURRENCY = 2
 QUEUE_MAX_SIZE = 64
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm"]
+HERE = Path(__file__).resolve().parent
 EXAMPLES = [
     "Why isn't Russia in the coalition?",
     "What did Samantha Power say about Assad?",
     "What does Lavrov want the West to do about Assad?",
 ]
 TITLE = "Ask the articles"
-
-# Markdown punctuation as numeric entities: the renderer shows the character but never
-# reads it as syntax, inside markdown and inside raw HTML blocks alike.
-_MD_ENTITIES = {c: f"&#{ord(c)};" for c in "\\`*_[]|~"}
-_MD_CHARS = re.compile("[" + re.escape("".join(_MD_ENTITIES)) + "]")
-
-
-def esc(text: str | None) -> str:
-    """Untrusted text, safe to put in markdown or HTML: tags and link/image syntax become plain text."""
-    s = html.escape(text or "", quote=True)
-    s = _MD_CHARS.sub(lambda m: _MD_ENTITIES[m.group()], s)
-    return s.replace("\n", " ")
+CSS = (HERE / "web" / "page.css").read_text("utf-8")
+HEAD = "<script>\n" + (HERE / "web" / "page.js").read_text("utf-8") + "\n</script>"
+_read_uploads = library_view.read_uploads
+_report = library_view.report
 
 
-def safe_url(url: str | None) -> str | None:
-    """The url, escaped for an href, if it is a plain http(s) url; else None."""
-    if not url or not re.match(r"^https?://[^\s<>\"'`]+$", url, re.I):
-        return None
-    return html.escape(url, quote=True)
-
-
-# ------------------------------------------------------------------ rendering
-
-def _date(iso: str) -> str:
-    """'2014-10-22' -> '22 Oct 2014'; anything else as it is."""
-    try:
-        d = datetime.date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return f"{d.day} {d:%b %Y}"
-
-
-def _source_line(article: dict) -> str:
-    parts = [f"<strong>{esc(article.get('title'))}</strong>"]  # the source of the quote
-    if article.get("byline"):
-        parts.append(esc(article["byline"]))
-    if article.get("date"):
-        parts.append(esc(_date(article["date"])))
-    url = safe_url(article.get("url"))
-    if url:
-        parts.append(f'<a href="{url}" target="_blank" rel="noopener noreferrer nofollow">source</a>')
-    return '<p class="qa-source">' + " · ".join(parts) + "</p>"
-
-
-def _context(q: dict) -> str:
-    """The paragraph with the quoted sentences marked."""
-    ctx, a, b = q["context"], q["start"] - q["context_start"], q["end"] - q["context_start"]
-    if not (0 <= a <= b <= len(ctx)) or ctx[a:b] != q["text"]:
-        a = ctx.find(q["text"])
-        b = a + len(q["text"])
-    if a < 0:
-        return f"<p>{esc(ctx)}</p>"
-    return f"<p>{esc(ctx[:a])}<mark>{esc(ctx[a:b])}</mark>{esc(ctx[b:])}</p>"
-
-
-def _speaker_line(q: dict) -> str:
-    """'— Sergei Lavrov, Foreign Minister' for a quote or paraphrase; 'photo caption' for a
-    caption; nothing for narration."""
-    if q.get("kind") == "caption":
-        return '<p class="qa-speaker"><span class="qa-kind">(photo caption)</span></p>'
-    if not q.get("speaker") or q.get("kind") == "narration":
-        return ""
-    who = ", ".join(esc(x) for x in (q["speaker"], q.get("speaker_title")) if x)
-    said = "quoted" if q.get("kind") == "quote" else "paraphrased"
-    return f'<p class="qa-speaker">— {who} <span class="qa-kind">({said})</span></p>'
-
-
-def _dates_line(q: dict) -> str:
-    """Relative dates in the quote, resolved: '“on Monday” = 25 Aug 2014'."""
-    if not q.get("dates"):
-        return ""
-    parts = [f"“{esc(d['phrase'])}” = {esc(_date(d['date']))}" for d in q["dates"]]
-    return '<p class="qa-dates">' + " · ".join(parts) + "</p>"
-
-
-def _also_in(q: dict) -> str:
-    """Other articles that carry the same sentence (syndicated copy)."""
-    others = q.get("also_in") or []
-    if not others:
-        return ""
-    names = "; ".join(" · ".join(esc(x) for x in (a.get("title"), a.get("byline"), a.get("date") and _date(a["date"]))
-                                 if x) for a in others)
-    return f'<p class="qa-also">{q.get("sources", 1 + len(others))} sources — also in: {names}</p>'
-
-
-def _quote(n: int, q: dict) -> str:
-    return "\n".join(x for x in [
-        f'<blockquote class="qa-quote"><p><span class="qa-n">{n}</span> {esc(q["text"])}</p></blockquote>',
-        _speaker_line(q),
-        _source_line(q["article"]),
-        _dates_line(q),
-        _also_in(q),
-        f'<details class="qa-context"><summary>Show the paragraph</summary>{_context(q)}</details>',
-    ] if x)
-
-
-def render(answer: dict) -> str:
-    """`Answer.to_dict()` as the chat shows it (markdown with a little HTML, all text escaped)."""
-    quotes = "\n\n".join(_quote(i, q) for i, q in enumerate(answer["quotes"], 1))
-    note = ""
-    if answer["query"] and answer["query"] != " ".join(answer["question"].split()):
-        note = f'\n\n<p class="qa-note">Read as a follow-up: “{esc(answer["query"])}”</p>'
-    if answer["answered"]:
-        return quotes + note
-    if not answer["quotes"]:
-        return "**The articles don't say.** There is nothing in the library to quote." + note
-    return ("**The articles don't say.** Nothing in them answers this well enough to quote." + note +
-            f'\n\n<details class="qa-closest"><summary>The closest passages ({len(answer["quotes"])})</summary>\n\n'
-            + quotes + "\n\n</details>")
+def examples_for(library: qa.Library) -> tuple[list[str], str]:
+    """Starting points that fit what is loaded: the seed questions only over the seeds; otherwise
+    the titles of the newest articles (of articles spread through the library when undated)."""
+    index = library.index
+    if library.seeds_dir.resolve() == (HERE / "seeds").resolve() and any(e.origin == "seed" for e in index.entries):
+        return EXAMPLES, "Try asking"
+    rows = catalog.find(index, sort="newest", size=max(1, len(index.entries))).rows
+    if not rows:
+        return [], ""
+    if rows[0]["date"]:
+        return [r["title"] for r in rows[:3]], "Start from a recent article"
+    n = len(rows)
+    picks = sorted({(2 * i + 1) * n // 6 for i in range(3)})
+    return [rows[i]["title"] for i in picks], "Start from an article in the library"
 
 
 def _text(content) -> str:
@@ -191,71 +103,8 @@ class EscapingChat(gr.ChatInterface):
         return super()._message_as_message_dict(message, role)
 
 
-# ------------------------------------------------------------------ library tab
-
-def _rows(library: qa.Library) -> list[list]:
-    return [[a["title"], _date(a["date"]) if a["date"] else "", a["byline"] or "", a["sentences"]]
-            for a in library.articles()]
-
-
-def _choices(library: qa.Library) -> list[tuple[str, str]]:
-    return [(f"{a['title']} ({a['id']})", a["id"]) for a in library.articles()]
-
-
-def _read_uploads(paths) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]:
-    files, refused = [], []
-    for p in paths or []:
-        p = Path(getattr(p, "name", p))
-        try:
-            if p.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
-                refused.append((p.name, f"larger than {MAX_UPLOAD_MB} MB"))
-                continue
-            files.append((p.name, p.read_bytes()))
-        except OSError as e:
-            refused.append((p.name, f"cannot read the upload ({e.__class__.__name__})"))
-    return files, refused
-
-
-def _report(added, skipped) -> str:
-    lines = [f"✓ Added **{esc(a.title)}** ({len(a.paragraphs)} paragraphs), answerable now." for a in added]
-    lines += [f"✗ Not added: **{esc(name)}**: {esc(why)}. Nothing was changed for this file." for name, why in skipped]
-    return "\n\n".join(lines) or "No file was given."
-
-
 # ------------------------------------------------------------------ the app
 
-CSS = """
-.gradio-container { max-width: 920px !important; margin: 0 auto !important; }
-.qa-quote { margin: 0.2em 0 0.1em 0 !important; border-left: 3px solid #7c8db5 !important;
-            padding: 0.1em 0 0.1em 0.8em !important; font-size: 1.02em; line-height: 1.5; }
-.qa-quote p { margin: 0 !important; }
-.qa-n { display: inline-block; min-width: 1.5em; height: 1.5em; line-height: 1.5em; text-align: center;
-        border-radius: 50%; background: #e6eaf3; color: #334; font-size: 0.8em; font-weight: 600;
-        margin-right: 0.35em; font-style: normal; }
-.qa-speaker { margin: 0.15em 0 0 0 !important; font-size: 0.95em; font-weight: 600; }
-.qa-kind { font-weight: 400; opacity: 0.7; font-size: 0.9em; }
-.qa-source { margin: 0.1em 0 0.2em 0 !important; font-size: 0.88em; opacity: 0.85; }
-.qa-dates, .qa-also { margin: 0 0 0.2em 0 !important; font-size: 0.82em; opacity: 0.75; }
-.qa-context, .qa-closest { margin: 0 0 1.1em 0 !important; font-size: 0.9em; }
-.qa-context summary, .qa-closest summary { cursor: pointer; opacity: 0.8; }
-.qa-context p { margin: 0.3em 0 0 0 !important; padding: 0.5em 0.7em; border-radius: 6px;
-                background: rgba(127, 127, 127, 0.08); }
-.qa-context mark { background: #fff1a8; color: inherit; padding: 0 0.1em; }
-.qa-note { font-size: 0.85em; opacity: 0.75; margin-top: 0.3em !important; }
-footer { display: none !important; }
-/* The example questions' table also lists the (empty) filter values: show the question only. */
-#qa-chat-tab table th:nth-child(n+2), #qa-chat-tab table td:nth-child(n+2) { display: none; }
-#qa-chat-tab table thead { display: none; }
-#qa-articles table, #qa-articles td, #qa-articles td * { font-family: var(--font) !important; }
-@media (max-width: 600px) {
-  .gradio-container { padding: 0 8px !important; }
-  .qa-intro h2 { font-size: 1.3em !important; margin-bottom: 0.2em !important; }
-  .qa-intro p { font-size: 0.85em; line-height: 1.4; }
-  .qa-quote, .qa-quote p { font-size: 16px !important; line-height: 1.45 !important; }
-  .qa-quote { padding-left: 0.6em !important; }
-  .qa-source, .qa-context { font-size: 0.82em; }
-}
-"""
 _SYSTEM_FONT = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif")
 THEME = gr.themes.Soft(font=_SYSTEM_FONT, font_mono=("ui-monospace", "Menlo", "Consolas", "monospace"))
 
@@ -274,9 +123,6 @@ def access(server_name: str) -> tuple[list[tuple[str, str]] | None, bool, str]:
         return None, True, ""
     return None, False, (f"Bound to {server_name}, not loopback: the library is read-only (asking works; adding "
                          "and removing articles are off). Set QA_AUTH=user:password to allow them behind a login.")
-
-
-READ_ONLY = "This server is read-only: adding and removing articles need a login (QA_AUTH)."
 
 
 def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
@@ -304,77 +150,35 @@ def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
         except qa.QuestionError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
-    def refresh():
-        return gr.update(value=_rows(library)), gr.update(choices=_choices(library), value=None)
-
-    def add(paths, progress=gr.Progress()):
-        if not writable:
-            return (READ_ONLY, None, *refresh())
-        progress(0.0, desc="Reading the files")
-        files, refused = _read_uploads(paths)
-        if files:
-            try:
-                res = library.add(files, progress=lambda f, d: progress(f, desc=f"Indexing: {d}"))
-            except qa.IndexFileError as e:
-                return (f"✗ Nothing was added: {esc(str(e))}", None, *refresh())
-            added, skipped = res.added, refused + res.skipped
-        else:
-            added, skipped = [], refused
-        return (_report(added, skipped), None, *refresh())
-
-    def remove(article_id):
-        if not writable:
-            return (READ_ONLY, *refresh())
-        if not article_id:
-            return ("Choose an article to remove first.", *refresh())
-        try:
-            gone = library.remove(article_id)
-        except KeyError:
-            return ("That article is no longer in the library.", *refresh())
-        except qa.IndexFileError as e:
-            return (f"✗ Nothing was removed: {esc(str(e))}", *refresh())
-        return (f"✓ Removed **{esc(gone.title)}**.", *refresh())
-
+    examples, examples_label = examples_for(library)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"## {TITLE}\nAsk a question about the news articles in the library. "
                     "Every answer is a verbatim quote with its source, or a plain *the articles don't say*.",
                     elem_classes="qa-intro")
-        with gr.Tabs():
-            with gr.Tab("Chat", elem_id="qa-chat-tab"):
+        with gr.Tabs(elem_id="qa-tabs") as tabs:
+            with gr.Tab("Chat", id="chat", elem_id="qa-chat-tab"):
                 EscapingChat(
-                    chat, api_name="chat", examples=[[q, "", "", "", ""] for q in EXAMPLES], examples_label="Try asking",
-                    chatbot=gr.Chatbot(height=560, show_label=False, layout="bubble",
+                    chat, api_name="chat", examples=[[q, "", "", "", ""] for q in examples] or None,
+                    examples_label=examples_label,
+                    chatbot=gr.Chatbot(height=560, show_label=False, layout="bubble", elem_id="qa-chat",
                                        placeholder="Ask something, or pick an example below.",
-                                       feedback_options=None, buttons=["copy"],
+                                       feedback_options=None, buttons=["copy"], autoscroll=False,
                                        allow_tags=False, latex_delimiters=[]),
-                    textbox=gr.Textbox(placeholder="Ask the articles… (follow-ups work too)", elem_id="qa-question",
-                                       show_label=False, submit_btn=True, stop_btn=False),
+                    textbox=gr.Textbox(placeholder="Ask the articles… (follow-ups work too; ↑ recalls the last question)",
+                                       elem_id="qa-question", show_label=False, submit_btn=True, stop_btn=False),
                     fill_height=False, autofocus=True,
                     additional_inputs=[
                         gr.Textbox(value="", label="Speaker", placeholder="e.g. Lavrov", max_length=200, min_width=120, render=False),
                         gr.Textbox(value="", label="Outlet or author", placeholder="e.g. Moscow Times", max_length=200, min_width=120, render=False),
                         gr.Textbox(value="", label="From date", placeholder="YYYY-MM-DD", max_length=10, min_width=120, render=False),
                         gr.Textbox(value="", label="To date", placeholder="YYYY-MM-DD", max_length=10, min_width=120, render=False)],
-                    additional_inputs_accordion=gr.Accordion("Filter by speaker, outlet or date", open=False))
-            with gr.Tab("Library"):
-                table = gr.Dataframe(headers=["Title", "Date", "Outlet", "Sentences"], value=_rows(library),
-                                     datatype=["str", "str", "str", "number"], interactive=False,
-                                     wrap=True, label="Articles", column_widths=["50%", "16%", "22%", "12%"],
-                                     buttons=[], elem_id="qa-articles")
-                with gr.Row():
-                    uploads = gr.File(label=f"Add articles (.txt, .md, .html; up to {MAX_UPLOAD_MB} MB each)",
-                                      file_count="multiple", file_types=UPLOAD_TYPES, type="filepath",
-                                      elem_id="qa-upload", interactive=writable)
-                with gr.Row():
-                    doomed = gr.Dropdown(choices=_choices(library), value=None, label="Remove an article",
-                                         scale=4, elem_id="qa-remove-choice")
-                    remove_btn = gr.Button("Remove", variant="stop", scale=1, min_width=100,
-                                           elem_id="qa-remove", interactive=writable)
-                status = gr.Markdown("" if writable else READ_ONLY, elem_id="qa-status")
-        uploads.upload(add, uploads, [status, uploads, table, doomed], api_visibility="private",
-                       concurrency_limit=1)
-        remove_btn.click(remove, doomed, [status, table, doomed], api_visibility="private")
-        demo.load(refresh, None, [table, doomed], api_visibility="private")
+                    additional_inputs_accordion=gr.Accordion(  # render=False: the chat renders it, once
+                        "Filter by speaker, outlet or date", open=False, elem_id="qa-filters", render=False))
+            with gr.Tab("Library", id="library", elem_id="qa-library-tab"):
+                view = library_view.build(library, tabs, writable)
+        for c in view.hidden:
+            c.render()
+        demo.load(view.refresh, None, view.refresh_outputs, api_visibility="private")
         gr.api(ask, api_name="ask")
     return demo
 
@@ -405,7 +209,7 @@ def serve(demo: gr.Blocks, server_name: str | None = None, server_port: int | No
     _, url, _ = demo.launch(server_name=server_name, server_port=server_port, share=False, auth=auth,
                             prevent_thread_lock=True, quiet=True, show_error=True,
                             max_file_size=f"{MAX_UPLOAD_MB}mb", footer_links=[],
-                            theme=THEME, css=CSS)
+                            theme=THEME, css=CSS, head=HEAD)
     if block:
         print(f"Web chat ready: {url}", flush=True)
         demo.block_thread()
