@@ -20,7 +20,9 @@ from typing import Callable
 _PERSON_PRONOUNS = r"he|she|him|her|his|hers|himself|herself"
 _OTHER_PRONOUNS = r"they|them|their|theirs|it|its"
 _PRONOUN = re.compile(rf"\b({_PERSON_PRONOUNS}|{_OTHER_PRONOUNS})\b", re.I)
-_OPENERS = re.compile(r"^\s*(and|but|also|so|then|what about|how about|what else|and what about|why|why not|"
+# Not "why": "Why isn't Russia in the coalition?" stands alone; a bare "Why?" or "Why not?" is
+# elliptical by its lack of content words (`is_followup`).
+_OPENERS = re.compile(r"^\s*(and|but|also|so|then|what about|how about|what else|and what about|"
                       r"how so|anything else|more)\b", re.I)
 _QUESTION_WORDS = {"what", "why", "who", "whom", "whose", "when", "where", "which", "how", "did", "does",
                    "do", "is", "are", "was", "were", "can", "could", "should", "would", "will", "has",
