@@ -2,23 +2,33 @@
 
     nice python benchmarks/load.py [--seconds 60] [--users 32] [--upload-every 5] [--json]
     nice python benchmarks/load.py --sweep default,2,4,none,2/16   # one fresh app per queue setting
+    # an archive: an index built already, its source articles, its questions
+    nice python benchmarks/load.py --index /tmp/bbc-one --seeds /work/shared/corpora/bbc-2005 \
+        --questions tests/data/bbc_questions.jsonl --warm
 
-Copies app.py, qa/, seeds/ and the seed questions aside first (so every setting
+Copies app.py, qa/, web/, seeds/ and the questions aside first (so every setting
 of a sweep runs the same code while others edit the tree), starts that `app.py`
 in a subprocess on a free 127.0.0.1 port over a temporary copy of an index
-built from its seeds, then for `--seconds` runs `--users` closed-loop
+(built from the seeds, or `--index DIR` copied aside; DIR itself is never
+written), then for `--seconds` runs `--users` closed-loop
 users (no think time: each sends its next request when the last one answers),
 each with its own `gradio_client.Client` and so its own session. They mix
-answerable, unanswerable and follow-up questions (tests/data/seed_questions.jsonl)
+answerable, unanswerable and follow-up questions (`--questions`, by default
+tests/data/seed_questions.jsonl: one JSON object a line with `question`,
+`support` (empty: unanswerable) and optionally `history`)
 over `/ask` (with and without `history`) and `/chat` (a follow-up is the next
 message in the same chat session), plus questions about the articles uploaded
 so far. Meanwhile one more client uploads a small generated article every
-`--upload-every` seconds.
+`--upload-every` seconds. Each generated article pairs a town with an event and
+a visitor figure of its own, and says that figure in one sentence only (a second
+sentence naming the town and event outranked it), so its question is answered
+from it, with that figure, among the seeds and among the 2,225 BBC articles.
 
-Uploads go through the chat's own upload event, the one the browser's file
-box fires (`add`, `api_visibility="private"`): gradio_client refuses private
-events, so the uploader marks that one endpoint valid and calls it by
-fn_index. That is the path a colleague's upload takes, in the same process,
+Uploads go through the Library tab's own upload event, the one the browser's
+file box fires (`add` in web/library_view.py, `api_visibility="private"`):
+gradio_client refuses private events, so the uploader marks that endpoint
+(and the list's `refresh` and `search_list`) valid and calls it by fn_index.
+That is the path a colleague's upload takes, in the same process,
 queue and library lock as the questions. `--uploader cli` runs
 `python -m qa add FILE --index DIR` in another process instead (the app
 reloads on the manifest change); each such process loads the model first.
@@ -30,8 +40,9 @@ Checks (any failure is an error): no request raises or times out; every `/ask`
 answer has the `Answer.to_dict()` keys, echoes its own question (no crossed
 sessions) and every quote is a verbatim substring of its context at its
 offsets; every `/chat` answer is non-empty markdown; every upload reports
-"Added"; after the run every uploaded article is listed by the app and its
-question is answered with a quote from it.
+"✓ Added"; after the run the Library's count has grown by the uploads, every
+uploaded article is found by the Library's search for its title, and its
+question is answered with a quote from it that holds its figure.
 
 Reports p50/p95/p99/max latency per kind and overall, throughput, errors,
 upload latency and the app's CPU seconds per request (steadier than wall time
@@ -49,9 +60,11 @@ shares the cores with the app, so compare settings within one sweep).
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -65,6 +78,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out" / "load.json"
+QUESTIONS = "questions.jsonl"  # the --questions file, in the snapshot
 HOST = "127.0.0.1"  # never anything else
 QUOTE_KEYS = {"text", "score", "context", "article"}
 ARTICLE_KEYS = {"id", "title", "byline", "date", "url"}
@@ -102,33 +116,37 @@ NAMES = ["Amina Juma", "Tomas Berg", "Lucia Ferraro", "Kwame Mensah", "Ingrid So
 def article(i: int) -> tuple[str, str, str, str]:
     """The i-th generated article: (file name, text, question, the figure its answer must quote)."""
     place, event = PLACES[i % len(PLACES)], EVENTS[(i // len(PLACES)) % len(EVENTS)]
-    name, n, year = NAMES[i % len(NAMES)], 4000 + 137 * i, 1961 + i % 50
+    name, n = NAMES[i % len(NAMES)], 4000 + 137 * i
     title = f"{place} {event} draws {n:,} visitors"
     text = (f"{title.capitalize()}\n\nBy {name} | June {1 + i % 28}, 2015\n\n"
             f"The {place} {event} drew {n:,} visitors over the weekend, its organiser {name} said on Monday.\n\n"
-            f"\"We had {n:,} people through the gates, more than ever before,\" {name} said. "
-            f"The {event} has been held in {place} every summer since {year}.\n\n"
+            f"\"We had {n:,} people through the gates, more than ever before,\" {name} said.\n\n"
             f"Local hotels reported full bookings, and the town council said it would extend the {event} "
             f"by a day next year.\n")
     return f"load-{i:03d}.txt", text, f"How many visitors did the {place} {event} draw?", f"{n:,}"
 
 
-def snapshot(dest: Path) -> Path:
-    """The app, the library, the seeds and the questions as they are now: other people may be editing
-    the working tree, and every setting of a sweep must run the same code."""
+def snapshot(dest: Path, questions_file: Path) -> Path:
+    """The app (app.py and its web/ package), the library, the seeds and the questions as they are now:
+    other people may be editing the working tree, and every setting of a sweep must run the same code."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for rel in ("app.py", "qa", "seeds", "tests/data/seed_questions.jsonl"):
+    for rel in ("app.py", "qa", "web", "seeds"):
         src, dst = ROOT / rel, dest / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst, ignore=ignore) if src.is_dir() else shutil.copy2(src, dst)
+    shutil.copy2(questions_file, dest / QUESTIONS)
     return dest
 
 
 def questions(src: Path) -> dict[str, list]:
-    rows = [json.loads(line) for line in (src / "tests/data/seed_questions.jsonl").read_text().splitlines() if line]
-    return {"answerable": [r["question"] for r in rows if r["support"] and not r.get("history")],
-            "unanswerable": [r["question"] for r in rows if not r["support"]],
-            "followup": [(r["history"], r["question"]) for r in rows if r.get("history")]}
+    rows = [json.loads(line) for line in (src / QUESTIONS).read_text().splitlines() if line.strip()]
+    qs = {"answerable": [r["question"] for r in rows if r["support"] and not r.get("history")],
+          "unanswerable": [r["question"] for r in rows if not r["support"]],
+          "followup": [(r["history"], r["question"]) for r in rows if r.get("history")]}
+    if not all(qs.values()):
+        raise ValueError("the questions need answerable, unanswerable and follow-up ones; got "
+                         + ", ".join(f"{len(v)} {k}" for k, v in qs.items()))
+    return qs
 
 
 # ------------------------------------------------------------------ checks
@@ -161,19 +179,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_seed_index(tmp: Path, src: Path) -> Path:
+def build_seed_index(tmp: Path, src: Path, seeds: Path) -> Path:
     d = tmp / "seed-index"
-    subprocess.run([sys.executable, "-m", "qa", "build", "--index", str(d), "--seeds", str(src / "seeds")],
+    subprocess.run([sys.executable, "-m", "qa", "build", "--index", str(d), "--seeds", str(seeds)],
                    cwd=src, env={**os.environ, **QUIET_ENV}, check=True, stdout=subprocess.DEVNULL)
     return d
+
+
+def copy_index(tmp: Path, index: Path) -> Path:
+    """`index` copied aside once (read, never written: the app and its uploads change only copies)."""
+    if not (index / "manifest.json").is_file():
+        raise ValueError(f"{index}: not a built index (no manifest.json)")
+    return Path(shutil.copytree(index, tmp / "base-index", ignore=shutil.ignore_patterns("*.lock")))
 
 
 class App:
     """app.py in a subprocess over its own copy of the index; `url` once it serves."""
 
-    def __init__(self, src: Path, index_dir: Path, queue: dict, startup_timeout: float = 300):
-        self.src, self.index_dir, self.log, self.queue_info = src, index_dir, [], None
-        env = {**os.environ, **QUIET_ENV, "QA_INDEX": str(index_dir), "QA_SEEDS": str(src / "seeds"),
+    def __init__(self, src: Path, index_dir: Path, seeds: Path, queue: dict, startup_timeout: float = 300):
+        self.src, self.index_dir, self.seeds, self.log, self.queue_info = src, index_dir, seeds, [], None
+        env = {**os.environ, **QUIET_ENV, "QA_INDEX": str(index_dir), "QA_SEEDS": str(seeds),
                "GRADIO_SERVER_NAME": HOST, "GRADIO_SERVER_PORT": str(free_port()), "LOAD_QUEUE": json.dumps(queue)}
         env.pop("QA_AUTH", None)
         self.proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP], cwd=src, env=env, text=True,
@@ -309,11 +334,13 @@ class Run:
         t = time.perf_counter()
         if self.args.uploader == "cli":
             p = subprocess.run([sys.executable, "-m", "qa", "add", str(path), "--index", str(self.app.index_dir)],
-                               cwd=self.app.src, env={**os.environ, **QUIET_ENV}, capture_output=True, text=True,
+                               cwd=self.app.src, env={**os.environ, **QUIET_ENV, "QA_SEEDS": str(self.app.seeds)},
+                               capture_output=True, text=True,
                                timeout=self.args.timeout * 5)
             ok, msg = p.returncode == 0 and "added" in p.stdout, (p.stdout + p.stderr)[-200:]
         else:
-            out = self.call(c, "upload", [handle_file(path)], fn_index=c.fn["add"])
+            # add(files, search_query, sort_key) -> (status, uploads, count, listing, page, page_no, prev, next)
+            out = self.call(c, "upload", [handle_file(path)], "", "newest", fn_index=c.fn["add"])
             ok, msg = out is not None and "✓ Added" in str(out[0]), str(out and out[0])[:200]
         rec["seconds"] = time.perf_counter() - t
         with self.lock:
@@ -338,7 +365,8 @@ class Run:
                    for k in range(a.users)]
         [t.start() for t in threads]
         [t.join() for t in threads]
-        up = client(self.app.url, private=("add", "refresh"))
+        up = client(self.app.url, private=("add", "refresh", "search_list"))
+        self.articles_before = self.article_count(up)
         quiet = []  # one user alone, before the load: the floor the loaded latencies compare to
         for q in self.qs["answerable"][:10]:
             t = time.perf_counter()
@@ -368,15 +396,28 @@ class Run:
         self.after(up)
         return self.report(elapsed, cpu, quiet)
 
-    def after(self, c) -> None:
-        """Every uploaded article listed by the app and answered with a quote from it."""
+    def article_count(self, c) -> int | None:
+        """The Library's count line ("**2,225 articles**, …"), as the page load shows it."""
+        # refresh() -> (count, listing, page, page_no, prev, next)
         out = self.call(c, "list", fn_index=c.fn["refresh"])
-        listed = {row[0] for row in (out[0]["value"]["data"] if out else [])}
-        for u in self.uploads:
-            if u["status"] != "added":
-                continue
-            if u["title"] not in listed:
-                self.errors.append(f"after: {u['file']} not listed")
+        m = out and re.search(r"([\d,]+) articles?\b", str(out[0]))
+        if not m:
+            self.errors.append(f"list: no article count in {str(out and out[0])[:120]!r}")
+            return None
+        return int(m.group(1).replace(",", ""))
+
+    def after(self, c) -> None:
+        """The count grown by the uploads; every uploaded article found by the Library's search for its
+        title (the list shows one page, so a search, not the first page) and answered with a quote from it."""
+        added = [u for u in self.uploads if u["status"] == "added"]
+        now = self.article_count(c)
+        if None not in (now, self.articles_before) and now != self.articles_before + len(added):
+            self.errors.append(f"after: {now} articles, expected {self.articles_before} + {len(added)} uploaded")
+        for u in added:
+            # search_list(query, sort_key) -> (count, listing_html, page, page_no, prev, next)
+            out = self.call(c, "list", u["title"], "newest", fn_index=c.fn["search_list"])
+            if out is None or u["title"] not in html.unescape(str(out[1])):  # titles are escaped there
+                self.errors.append(f"after: {u['file']} not found by a search for its title: {str(out)[:160]}")
             d = self.ask(c, "after", u["question"])
             top = d["quotes"][0] if d and d["quotes"] else None
             if not (d and d["answered"] and top and top["article"]["title"] == u["title"] and u["figure"] in top["text"]):
@@ -454,6 +495,12 @@ def main(argv=None) -> int:
     p.add_argument("--sweep", default=None, help="comma-separated settings: default, C or C/M (C may be 'none')")
     p.add_argument("--max-requests", type=int, default=50_000, help="stop asking after this many requests")
     p.add_argument("--timeout", type=float, default=60, help="seconds to wait for one answer")
+    p.add_argument("--index", type=Path, default=None,
+                   help="serve a copy of this built index (never written) instead of one built from the seeds")
+    p.add_argument("--seeds", type=Path, default=None,
+                   help="the index's source articles, QA_SEEDS for the app (default: the project's seeds/)")
+    p.add_argument("--questions", type=Path, default=ROOT / "tests/data/seed_questions.jsonl",
+                   help="JSONL of question, support (empty: unanswerable), optional history")
     p.add_argument("--warm", action="store_true",
                    help="upload one article before the clock starts (the first add loads the indexing model)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -468,26 +515,38 @@ def main(argv=None) -> int:
     results = {}
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
         tmp = Path(tmp)
-        print("building the seed index…", file=sys.stderr, flush=True)
-        src = snapshot(tmp / "src")
-        seed = build_seed_index(tmp, src)
+        try:  # a wrong --questions or --index: one line, before starting anything
+            src = snapshot(tmp / "src", a.questions)
+            questions(src)
+            if a.index:
+                print(f"copying {a.index} aside…", file=sys.stderr, flush=True)
+                seed = copy_index(tmp, a.index)
+        except (OSError, ValueError, KeyError) as e:
+            p.error(f"{e.__class__.__name__}: {e}")
+        seeds = a.seeds.resolve() if a.seeds else src / "seeds"
+        if not a.index:
+            print(f"building the index of {seeds}…", file=sys.stderr, flush=True)
+            seed = build_seed_index(tmp, src, seeds)
         for name, queue in settings:
             print(f"queue {name}: starting the app…", file=sys.stderr, flush=True)
             work = tmp / name.replace("/", "-")
             shutil.copytree(seed, work / "index")
-            app = App(src, work / "index", queue)
+            app = None
             try:
+                app = App(src, work / "index", seeds, queue)
                 r = Run(app, a).go(work)
                 r["queue"] = {"setting": name, **(app.queue_info or {})}
             except Exception as e:  # noqa: BLE001 - one failed setting is reported, the sweep goes on
                 r = {"failed": f"{e.__class__.__name__}: {e}"}
             finally:
-                app.close()
+                if app:
+                    app.close()
             results[name] = r
             print(f"queue {name}: {r.get('requests')} requests, {r.get('errors', '?')} errors", file=sys.stderr)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cores": os.cpu_count(),
-           "load_avg_after": os.getloadavg(), "args": vars(a), "results": results}
+           "load_avg_after": os.getloadavg(),
+           "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()}, "results": results}
     OUT.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps(doc, indent=2) if a.json else table(results))
     return 0 if all(not r.get("failed") and r["errors"] == 0 for r in results.values()) else 1
