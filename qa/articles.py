@@ -92,9 +92,9 @@ class Article:
 
 # --------------------------------------------------------------------- bytes
 
-def fingerprint(data: bytes) -> str:
+def fingerprint(data: bytes, parser_version: int = PARSER_VERSION) -> str:
     """Content hash of a file, salted with the parser version so a parser change re-indexes."""
-    return hashlib.sha256(b"qa-parser-%d\n" % PARSER_VERSION + data).hexdigest()
+    return hashlib.sha256(b"qa-parser-%d\n" % parser_version + data).hexdigest()
 
 
 def decode(data: bytes) -> str:

@@ -1,4 +1,4 @@
-"""`python -m qa`: build, ask, add, remove, list (and eval). A thin layer over `qa.Library`.
+"""`python -m qa`: build, ask, add, remove, list, verify (and eval). A thin layer over `qa.Library`.
 
 Library errors become one line on stderr and exit status 1 (2 for usage);
 never a traceback. Heavy imports wait until a command needs them.
@@ -152,6 +152,21 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """Every data file's checksum and every stored article's fingerprint, against the manifest."""
+    from pathlib import Path
+    from . import integrity
+    from .library import default_index_dir
+    report = integrity.verify(Path(args.index) if args.index else default_index_dir())
+    if not report.checksums:
+        print("qa: this index was written before checksums: its data files are checked by size only "
+              "(the next build, add or remove records them)", file=sys.stderr)
+    for name, why in report.damaged:
+        print(f"qa: missing: {name}" if why == "missing" else f"qa: damaged: {name} ({why})", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def cmd_eval(args) -> int:
     from . import evaluate
     return evaluate.main(args)
@@ -201,6 +216,9 @@ def parser() -> argparse.ArgumentParser:
     ls = with_index(sub.add_parser("list", help="list the indexed articles"))
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_list)
+
+    v = with_index(sub.add_parser("verify", help="check every index file's checksum and every stored article file"))
+    v.set_defaults(func=cmd_verify)
 
     e = with_index(sub.add_parser("eval", help="evaluate quote retrieval on a JSON Lines question set"))
     e.add_argument("questions", help="JSON Lines: id, question, history?, support, context?")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import vectors
+from . import integrity, vectors
 from .bm25 import TermCounts, bm25 as _bm25
 from .articles import Article
 from .hubness import REFRESH_MAX, hubness
@@ -346,6 +346,7 @@ def load(data_dir: Path, manifest: dict) -> Index:
             raise IndexFileError(f"{p}: missing")
         if p.stat().st_size != size:
             raise IndexFileError(f"{p}: size {p.stat().st_size} != {size} in the manifest (truncated or damaged)")
+    integrity.check_generation(data_dir, manifest)  # every file: small ones hashed whole, large ones sampled
     try:
         entries = []
         with open(data_dir / "entries.jsonl", encoding="utf-8") as f:

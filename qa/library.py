@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import index as ix
-from . import pipeline, store
+from . import integrity, pipeline, store
 from .answer import Answer, answer
 from .articles import EXTENSIONS, Article, ArticleError, parse_bytes, read_files
 from .embed import Embedder, default_model
@@ -248,18 +248,13 @@ class Library:
         with self._engine(engine) as work:
             new, embedded = ix.build(entries, self.embedder, old, progress, work)
         progress.phase("writing", 1, "generations")
-        previous = None
-        try:
-            previous = (store.read_manifest(self.index_dir) or {}).get("data")
-        except store.IndexFileError:
-            pass
-        gen = store.new_generation(self.index_dir, previous)
-        try:
+
+        def write(gen: Path) -> dict:
             sizes = ix.save(new, gen)
-            store.fsync_tree(gen)
             ix.map_saved(new, gen)
-            manifest = {
+            return {
                 "model": new.model, "dim": new.dim, "data": gen.name, "files": sizes,
+                "checksums": integrity.record(gen),
                 "counts": {"articles": len(new.entries), "paragraphs": int(len(new.para)),
                            "sentences": int(len(new.sent))},
                 "articles": [{"id": e.article.id, "fingerprint": e.article.fingerprint, "origin": e.origin,
@@ -267,16 +262,9 @@ class Library:
                              for e in new.entries],
                 "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
-            store.write_manifest(self.index_dir, manifest)
-        except BaseException as e:
-            import shutil
-            shutil.rmtree(gen, ignore_errors=True)
-            if isinstance(e, OSError):  # disk full, read-only, permissions: one clear line
-                raise store.IndexFileError(f"{self.index_dir}: cannot write the index "
-                                           f"({e.strerror or e}); the previous index is unchanged") from e
-            raise
-        store.collect_garbage(self.index_dir, manifest)
-        self._index, self._data, self.last_embedded = new, gen.name, embedded
+
+        gen = store.write_generation(self.index_dir, write)
+        self._index, self._data, self.last_embedded = new, gen, embedded
         self._stamp = store.manifest_stamp(self.index_dir)
         progress.advance(1)
         progress.close()

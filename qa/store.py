@@ -3,7 +3,8 @@
 Layout (see index/README.md):
 
     index/
-      manifest.json          format, version, model, dim, counts, data dir, every article
+      manifest.json          format, version, model, dim, counts, data dir, its files' sizes and
+                             checksums (`qa.integrity`), every article
       articles/<fp16>-<id><ext>   the original bytes of every indexed article (seeds and uploads)
       data-<n>/              one generation of derived files (vectors, FAISS, BM25, tables)
       .lock                  held by the one writer
@@ -25,6 +26,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 FORMAT = "qa-index"
 VERSION = 1
@@ -137,6 +139,31 @@ def new_generation(index_dir: Path, previous: str | None) -> Path:
     path = index_dir / f"data-{n:06d}"
     path.mkdir(parents=True)
     return path
+
+
+def write_generation(index_dir: Path, write: Callable[[Path], dict]) -> str:
+    """One change, atomically: `write(folder)` fills a new generation folder and returns the
+    manifest naming it; the folder is fsynced, then that manifest replaces the old one, and what
+    it no longer names is removed. Returns the generation's name. On any failure the new folder is
+    removed and the previous index stays as it was; an OSError (disk full, read-only,
+    permissions) becomes one IndexFileError line."""
+    try:
+        previous = (read_manifest(index_dir) or {}).get("data")
+    except IndexFileError:
+        previous = None
+    gen = new_generation(index_dir, previous)
+    try:
+        manifest = write(gen)
+        fsync_tree(gen)
+        write_manifest(index_dir, manifest)
+    except BaseException as e:
+        shutil.rmtree(gen, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise IndexFileError(f"{index_dir}: cannot write the index ({e.strerror or e}); "
+                                 f"the previous index is unchanged") from e
+        raise
+    collect_garbage(index_dir, manifest)
+    return gen.name
 
 
 def article_file(article_id: str, fingerprint: str, ext: str) -> str:
