@@ -123,8 +123,85 @@ def test_phone_width(browser, web_app):
     ctx.close()
 
 
+def _in_view(page, locator) -> bool:
+    """Whether the element's box lies inside the window (after scrolling has settled)."""
+    time.sleep(0.5)
+    box, view = locator.bounding_box(), page.viewport_size
+    return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= view["height"] \
+        and 0 <= box["x"] and box["x"] + box["width"] <= view["width"]
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (390, 844)])
+def test_an_answer_opens_at_its_first_quote(browser, web_app, width, height):
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    pg = ctx.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    pg.goto(web_app.url, wait_until="load")
+    pg.locator("#qa-question").get_by_test_id("textbox").wait_for()
+    ask(pg, "What did Samantha Power say about Assad?")
+    msg = ask(pg, CARD_QUESTION)  # a second answer: the chat already holds a long one above it
+    assert LAVROV in msg.locator("blockquote").first.inner_text()
+    assert _in_view(pg, msg.locator("blockquote").first)
+    assert _in_view(pg, pg.get_by_test_id("user").last)  # the question it answers, too
+    pg.screenshot(path=ARTIFACTS / f"chat-first-quote-{width}x{height}.png")
+    ctx.close()
+
+
+def test_one_filter_panel(page):
+    assert page.get_by_text("Filter by speaker, outlet or date", exact=True).count() == 1
+
+
+def test_up_recalls_the_last_question(page):
+    ask(page, "What did Samantha Power say about Assad?")
+    box = page.locator("#qa-question").get_by_test_id("textbox")
+    box.fill("")
+    box.press("ArrowUp")
+    assert box.input_value() == "What did Samantha Power say about Assad?"
+    box.press("ArrowDown")
+    assert box.input_value() == ""
+    box.fill("Why isn't Russia in the coalition?")
+    before = page.get_by_test_id("bot").count()
+    box.press("Enter")  # Enter asks
+    page.get_by_test_id("bot").nth(before).locator("blockquote").first.wait_for()
+
+
+def test_open_in_article_marks_the_sentence(page):
+    msg = ask(page, CARD_QUESTION)
+    quote = msg.locator("blockquote").first.inner_text()
+    msg.locator("a.qa-open").first.click()
+    hit = page.locator("#qa-article mark.qa-hit")
+    hit.wait_for()
+    assert hit.inner_text() in quote and LAVROV in hit.inner_text()
+    assert CARD_TITLE in page.locator("#qa-article h2").inner_text()
+    assert page.get_by_role("tab", name="Library").get_attribute("aria-selected") == "true"
+    assert _in_view(page, hit)
+    page.screenshot(path=ARTIFACTS / "article-opened-from-quote.png")
+    page.locator("#qa-back").click()  # back where it was opened: the chat
+    page.locator("#qa-question").get_by_test_id("textbox").wait_for()
+    assert page.get_by_role("tab", name="Chat").get_attribute("aria-selected") == "true"
+
+
+def test_copy_with_citation(browser, web_app):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900},
+                              permissions=["clipboard-read", "clipboard-write"])
+    pg = ctx.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    pg.goto(web_app.url, wait_until="load")
+    pg.locator("#qa-question").get_by_test_id("textbox").wait_for()
+    msg = ask(pg, CARD_QUESTION)
+    msg.locator("a.qa-copy").first.click()
+    msg.get_by_text("Copied").wait_for()
+    copied = pg.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("“" + LAVROV) and copied.endswith(f"” — {CARD_TITLE}, Patrick Goodenough, 22 Oct 2014")
+    ctx.close()
+
+
 def _library_tab(page):
+    """The Library tab showing its list (not an open article)."""
     page.get_by_role("tab", name="Library").click()
+    if page.locator("#qa-back").is_visible():
+        page.locator("#qa-back").click()
+        page.get_by_role("tab", name="Library").click()
     page.locator("#qa-upload").wait_for()
 
 
@@ -164,14 +241,73 @@ def test_a_bad_upload_gets_a_message_and_changes_nothing(page, web_app):
     assert web_app.library.articles() == before
 
 
-def test_remove_the_uploaded_article(page, web_app):
+def test_library_count_search_and_open(page, web_app):
     _library_tab(page)
-    box = page.locator("#qa-remove-choice input")
-    box.click()
-    box.fill("Zebra")
-    page.get_by_role("option", name=EVIL_TITLE, exact=False).first.click()
+    n = len(web_app.library.articles())
+    sentences = sum(a["sentences"] for a in web_app.library.articles())
+    page.locator("#qa-count").get_by_text(f"{n} articles").wait_for()
+    assert f"{sentences} sentences" in page.locator("#qa-count").inner_text()
+    search = page.locator("#qa-search").get_by_role("textbox")
+    search.fill("moscow times")  # an outlet
+    page.locator("#qa-page").get_by_text("1 match").wait_for()
+    assert page.locator("#qa-list li").count() == 1
+    assert "Lavrov" in page.locator("#qa-list li").inner_text()
+    search.fill("paradoxical")  # a word of the text only
+    page.locator("#qa-list li").get_by_text(CARD_TITLE).wait_for()
+    assert page.locator("#qa-list li").count() == 1
+    search.fill("nothing like this anywhere zzzq")
+    page.get_by_text("No article matches that search.").wait_for()
+    search.fill("")
+    page.locator("#qa-list li").nth(n - 1).wait_for()
+    page.locator("#qa-list a.qa-open", has_text=CARD_TITLE).click()
+    page.locator("#qa-article h2", has_text=CARD_TITLE).wait_for()
+    assert "Patrick Goodenough" in page.locator("#qa-article").inner_text()
+    assert page.locator("#qa-article p").count() > 5  # the body, paragraph by paragraph
+    page.screenshot(path=ARTIFACTS / "library-article.png", full_page=True)
+    page.locator("#qa-back").click()
+    page.locator("#qa-list").wait_for()
+
+
+def test_upload_of_a_zip_with_one_bad_file(page, web_app):
+    import io
+    import zipfile
+    before = len(web_app.library.articles())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("batch/heron.txt", "Grey herons return to the Tartu river\n\nBy Test Desk | June 2, 2021\n\n"
+                   "Forty grey herons nested along the Emajõgi this spring, the most since counting began, "
+                   "said bird warden Liis Tamm.\n")
+        z.writestr("batch/photo.png", b"\x89PNG\r\n\x1a\n" + bytes(100))
+        z.writestr("../escape.txt", "Escaped names stay names\n\nThe warden counted the nests again in July.\n")
+    _library_tab(page)
+    page.locator("#qa-upload input[type=file]").set_input_files(
+        files=[{"name": "batch.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
+    status = page.locator("#qa-status")
+    status.get_by_text("Not added").wait_for()
+    text = status.inner_text()
+    assert "Added Grey herons return to the Tartu river" in text and "Added Escaped names stay names" in text
+    assert "photo.png" in text and "not an article file" in text
+    assert len(web_app.library.articles()) == before + 2
+    page.locator("#qa-count").get_by_text(f"{before + 2} articles").wait_for()
+    assert not (Path.cwd().parent / "escape.txt").exists()
+    page.screenshot(path=ARTIFACTS / "library-zip-upload.png", full_page=True)
+    no_injection(page)
+
+
+def test_remove_from_the_article_view(page, web_app):
+    _library_tab(page)
+    page.locator("#qa-search").get_by_role("textbox").fill("zebra")
+    page.locator("#qa-list a.qa-open", has_text=EVIL_TITLE).click()
+    page.locator("#qa-article h2", has_text=EVIL_TITLE).wait_for()
+    no_injection(page)
     page.locator("#qa-remove").click()
+    page.locator("#qa-confirm").get_by_text("Remove").wait_for()
+    page.locator("#qa-remove-no").click()  # cancel: nothing happens
+    page.locator("#qa-confirm").wait_for(state="hidden")
+    assert EVIL_TITLE in [a["title"] for a in web_app.library.articles()]
+    page.locator("#qa-remove").click()
+    page.locator("#qa-remove-yes").click()
     page.locator("#qa-status").get_by_text("Removed").wait_for()
     assert EVIL_TITLE not in [a["title"] for a in web_app.library.articles()]
-    page.locator("table").get_by_text(EVIL_TITLE).wait_for(state="detached")
+    page.locator("#qa-list").get_by_text("No article matches that search.").wait_for()
     no_injection(page)

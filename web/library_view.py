@@ -19,7 +19,7 @@ import gradio as gr
 import qa
 from qa import catalog, zipfiles
 
-from .render import article_html, date_text, esc, open_ref, parse_ref
+from .render import article_html, date_text, esc, open_ref, parse_ref, plural
 
 MAX_UPLOAD_MB = 10  # per file (Gradio's limit; .zip entries are capped by qa.zipfiles)
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".zip"]
@@ -35,7 +35,7 @@ def read_uploads(paths) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]
 
 def report(added, skipped, already=()) -> str:
     """One line per file: added, already indexed, or not added and why."""
-    lines = [f"✓ Added **{esc(a.title)}** ({len(a.paragraphs)} paragraphs), answerable now." for a in added]
+    lines = [f"✓ Added **{esc(a.title)}** ({plural(len(a.paragraphs), "paragraph")}), answerable now." for a in added]
     lines += [f"• Already indexed: **{esc(name)}** (as {esc(aid)}); nothing to do." for name, aid in already]
     lines += [f"✗ Not added: **{esc(name)}**: {esc(why)}. Nothing was changed for this file." for name, why in skipped]
     return "\n\n".join(lines) or "No file was given."
@@ -52,7 +52,7 @@ def list_html(page: catalog.Page, query: str) -> str:
     items = []
     for r in page.rows:
         meta = [esc(x) for x in (r.get("byline"), r.get("date") and date_text(r["date"])) if x]
-        meta.append(f"{r['sentences']:,} sentences")
+        meta.append(plural(r["sentences"], "sentence"))
         items.append(f'<li><a href="{esc(open_ref(r["id"]))}" class="qa-open qa-title">{esc(r["title"])}</a>'
                      f'<span class="qa-meta">{" · ".join(meta)}</span></li>')
     first = (page.page - 1) * catalog.PAGE_SIZE + 1
@@ -186,7 +186,7 @@ def build(library: qa.Library, tabs: gr.Tabs, writable: bool) -> View:
         return show_list(query, sort_key, page + 1)
 
     quiet = dict(api_visibility="private", show_progress="hidden")
-    search.input(search_list, [search, sort], list_outputs, trigger_mode="always_last", **quiet)
+    search.change(search_list, [search, sort], list_outputs, trigger_mode="always_last", **quiet)
     sort.input(search_list, [search, sort], list_outputs, **quiet)
     prev_btn.click(previous_page, [search, sort, page_no], list_outputs, **quiet)
     next_btn.click(next_page, [search, sort, page_no], list_outputs, **quiet)

@@ -47,7 +47,7 @@ def date_text(iso: str) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
@@ -155,8 +155,8 @@ def render(answer: dict) -> str:
         note = f'\n\n<p class="qa-note">Read as a follow-up: “{esc(answer["query"])}”</p>'
     if answer["answered"]:
         n_articles = len({q["article"]["id"] for q in answer["quotes"]})
-        head = (f'<p class="qa-head">{_plural(len(answer["quotes"]), "quote")} from '
-                f'{_plural(n_articles, "article")}</p>')
+        head = (f'<p class="qa-head">{plural(len(answer["quotes"]), "quote")} from '
+                f'{plural(n_articles, "article")}</p>')
         return head + "\n\n" + quotes + note
     if not answer["quotes"]:
         return "**The articles don't say.** There is nothing in the library to quote." + note
