@@ -35,7 +35,7 @@ def read_uploads(paths) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]
 
 def report(added, skipped, already=()) -> str:
     """One line per file: added, already indexed, or not added and why."""
-    lines = [f"✓ Added **{esc(a.title)}** ({plural(len(a.paragraphs), "paragraph")}), answerable now." for a in added]
+    lines = [f"✓ Added **{esc(a.title)}** ({plural(len(a.paragraphs), 'paragraph')}), answerable now." for a in added]
     lines += [f"• Already indexed: **{esc(name)}** (as {esc(aid)}); nothing to do." for name, aid in already]
     lines += [f"✗ Not added: **{esc(name)}**: {esc(why)}. Nothing was changed for this file." for name, why in skipped]
     return "\n\n".join(lines) or "No file was given."
