@@ -117,10 +117,18 @@ def cmd_add(args) -> int:
     if args.ray and "://" not in args.ray and Path(args.ray).exists():  # `add --ray story.txt`: a file
         args.files.insert(0, args.ray)
         args.ray = ""
+    # .zip archives are read in memory, entry by entry, with caps (qa.zipfiles); other files go
+    # to the library as paths, so a long list of plain files has no total cap.
+    zips = [f for f in args.files if f.lower().endswith(".zip")]
+    files, refused = [f for f in args.files if f not in zips], []
+    if zips:
+        from . import zipfiles
+        got = zipfiles.expand(zips)
+        files, refused = files + got.files, got.refused
     lib = _library(args)
     lib.engine = _engine(args, lib)
     try:
-        res = lib.add(args.files, progress=_progress(args))
+        res = lib.add(files, progress=_progress(args))
     finally:
         if lib.engine is not None:
             lib.engine.close()
@@ -128,10 +136,10 @@ def cmd_add(args) -> int:
         print(f"added {a.id}: {a.title}")
     for name, article_id in res.already:
         print(f"qa: already indexed: {name} (as {article_id})", file=sys.stderr)
-    for name, why in res.failed:
+    for name, why in refused + res.failed:
         print(f"qa: skipped {name}: {why}", file=sys.stderr)
     # Idempotent: 0 when every file given is in the index now, whether added by this run or before.
-    return 0 if res.ok else 1
+    return 0 if res.ok and not refused else 1
 
 
 def cmd_remove(args) -> int:
@@ -204,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("question", nargs="+", help="the question, or - for JSON Lines on stdin")
     a.set_defaults(func=cmd_ask)
 
-    ad = with_index(sub.add_parser("add", help="add article files (.txt, .md, .html)"))
+    ad = with_index(sub.add_parser("add", help="add article files (.txt, .md, .html) or .zip archives of them"))
     ad.add_argument("files", nargs="+")
     with_build_options(ad)
     ad.set_defaults(func=cmd_add)

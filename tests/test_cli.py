@@ -90,6 +90,22 @@ def test_add_is_idempotent_and_fails_only_for_files_it_could_not_add(index_copy,
     assert r.returncode == 1 and r.stderr.startswith("qa: skipped missing.txt: cannot read")
 
 
+def test_add_a_zip_of_articles(index_copy, tmp_path):
+    import zipfile
+    bundle = tmp_path / "night.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        z.writestr("in/tram.txt", "Tram Line Opens\n\nThe new tram line carries 9,000 riders a day.\n")
+        z.writestr("in/logo.png", b"\x89PNG\r\n\x1a\n")
+        z.writestr("../../evil.txt", "Names Only\n\nA zip entry's path is only a name here.\n")
+    r = run("add", "--index", str(index_copy), "--quiet", str(bundle))
+    assert r.returncode == 1  # one entry could not be added: said, the others went in
+    assert sorted(r.stdout.splitlines()) == ["added evil: Names Only", "added tram: Tram Line Opens"]
+    assert r.stderr.splitlines() == ["qa: skipped night.zip/in/logo.png: inside night.zip: not an article file (.png)"]
+    assert not (tmp_path.parent / "evil.txt").exists() and not (ROOT.parent / "evil.txt").exists()
+    r = run("add", "--index", str(index_copy), "--quiet", str(bundle))  # again: only the refusal fails it
+    assert r.returncode == 1 and r.stdout == "" and "already indexed: tram.txt" in r.stderr
+
+
 def test_errors_are_one_line_no_traceback(index_copy, tmp_path):
     for args in (("ask", "--index", str(index_copy), "   "),
                  ("add", "--index", str(index_copy), str(tmp_path / "missing.txt")),
