@@ -196,3 +196,21 @@ def test_speaker_and_source_text_is_escaped():
     # "javascript:" may be shown as text (escaped, its brackets entities); no link goes anywhere but the page's own
     assert all(h.startswith("#qa-") for h in re.findall(r'href="([^"]*)"', html_out))
     assert 'href="javascript' not in html_out and "](javascript" not in html_out
+
+
+# ------------------------------------------------------------------ fitting the library
+
+def test_answer_header_counts_quotes_and_articles(client):
+    md = client.predict(CARD_QUESTION, api_name="/chat")
+    assert '<p class="qa-head">3 quotes from 1 article</p>' in md
+    assert "qa-head" not in client.predict("What is the capital of Australia?", api_name="/chat")
+
+
+def test_examples_fit_the_library(web_app, bbc_slice_index_dir, bbc_slice_dir, embedder):
+    from qa import Library
+    assert app.examples_for(web_app.library) == (app.EXAMPLES, "Try asking")
+    bbc = Library(index_dir=bbc_slice_index_dir, seeds_dir=bbc_slice_dir, embedder=embedder)
+    examples, label = app.examples_for(bbc)
+    titles = {a["title"] for a in bbc.articles()}
+    assert len(examples) == 3 and set(examples) <= titles and label
+    assert not set(examples) & set(app.EXAMPLES)
