@@ -6,7 +6,8 @@ when the first sentence's probability is below the model's calibrated threshold,
 first-stage relevance or meaning is too low (the thresholds below); the closest quotes are
 still returned so a reader can see what the articles come nearest to saying. When it is
 answered, a quote after the first is returned only when its probability clears the model's
-second bar: `k` is a maximum, not a quota. With the second stage off (`QA_RERANKER=off`,
+second bar: `k` is a maximum, not a quota. A question that asks for a quantity is answered only
+when its first quote holds one (`qa.answer_type`). With the second stage off (`QA_RERANKER=off`,
 `rerank=False`, or fusion `weights` given) the first stage's relevance alone decides.
 
 Who said each quote and when comes from `qa.sourcing`: a question that asks
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from . import followup, sourcing
 from . import rerank as second_stage
+from .answer_type import holds_what_was_asked
 from .dedupe import NearDuplicates
 from .quotes import Quote, iter_quotes
 from .search import WEIGHTS
@@ -167,9 +169,13 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
         answered = confidence >= (ANSWER_THRESHOLD if threshold is None else threshold) \
             and max(top.dense, top.dense_para) >= MEANING_THRESHOLD
         more = None
-    if more is not None:
-        hits = hits[:1] + [h for h in hits[1:] if h.answers >= more]
-    quotes = _distinct_quotes(index, hits, query, k)
+    quoted = hits[:1] + [h for h in hits[1:] if h.answers >= more] if more is not None else hits
+    quotes = _distinct_quotes(index, quoted, query, k)
+    if answered and quotes and not holds_what_was_asked(query, quotes[0].text):
+        # "how much…?" and the best quote holds no amount: the articles don't say; show the
+        # closest passages as for any declined question
+        answered = False
+        quotes = _distinct_quotes(index, hits, query, k)
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query,
                   confidence=confidence)
 
