@@ -171,9 +171,10 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
         more = None
     quoted = hits[:1] + [h for h in hits[1:] if h.answers >= more] if more is not None else hits
     quotes = _distinct_quotes(index, quoted, query, k)
-    if answered and quotes and not holds_what_was_asked(query, quotes[0].text):
+    if answered and quotes and not holds_what_was_asked(q, quotes[0].text):
         # "how much…?" and the best quote holds no amount: the articles don't say; show the
-        # closest passages as for any declined question
+        # closest passages as for any declined question. The reader's own question decides
+        # what was asked: an earlier "how much" searched along with a follow-up does not.
         answered = False
         quotes = _distinct_quotes(index, hits, query, k)
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query,
