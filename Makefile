@@ -52,6 +52,8 @@ else
 	$(BIN)/python benchmarks/bbc.py
 	$(BIN)/python benchmarks/build.py
 	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/load.py --index benchmarks/data/bbc/index --seeds ../shared/corpora/bbc-2005 --questions tests/data/bbc_questions.jsonl
+	$(BIN)/python benchmarks/catalog.py
 endif
 
 bench-quick:

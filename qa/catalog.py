@@ -44,8 +44,7 @@ class _Catalog:
         self.entries = index.entries
         n = len(self.entries)
         self.counts = (np.bincount(index.column(0), minlength=n) if len(index) else np.zeros(n, dtype=np.int64))
-        self.heads = [" ".join(f"{e.article.title} {e.article.byline or ''}".lower().split())
-                      for e in self.entries]
+        self._heads: list[str] | None = None  # made at the first search, not for a plain listing
         self._orders: dict[str, np.ndarray] = {}
 
     def order(self, sort: str) -> np.ndarray:
@@ -85,8 +84,11 @@ class _Catalog:
         return rows.astype(np.int64)
 
     def head_matches(self, query: str) -> np.ndarray:
+        if self._heads is None:
+            self._heads = [" ".join(f"{e.article.title} {e.article.byline or ''}".lower().split())
+                           for e in self.entries]
         q = " ".join(query.lower().split())
-        return np.asarray([i for i, h in enumerate(self.heads) if q in h], dtype=np.int64)
+        return np.asarray([i for i, h in enumerate(self._heads) if q in h], dtype=np.int64)
 
 
 def _catalog(index) -> _Catalog:
