@@ -117,9 +117,16 @@ def test_phone_width(browser, web_app):
     pg.locator("#qa-question").get_by_test_id("textbox").wait_for()
     msg = ask(pg, CARD_QUESTION)
     assert LAVROV in msg.locator("blockquote").first.inner_text()
-    # Nothing wider than the screen.
+    # Nothing wider than the screen: the chat, the Library list, an article.
     assert pg.evaluate("document.documentElement.scrollWidth") <= 390
     pg.screenshot(path=ARTIFACTS / "chat-phone.png")
+    pg.get_by_role("tab", name="Library").click()
+    pg.locator("#qa-list li").first.wait_for()
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    pg.locator("#qa-list a.qa-open").first.click()
+    pg.locator("#qa-article h2").wait_for()
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    pg.screenshot(path=ARTIFACTS / "article-phone.png")
     ctx.close()
 
 
