@@ -11,6 +11,8 @@ def test_quantities_with_their_units_and_in_words():
     assert quantities("the bill will take a decade to come into effect") == ["decade"]
     assert quantities("the 26-year-old from Lyon") == ["26"]
     assert quantities("Prices rose 4% in March") == ["4", "%"]
+    assert quantities("the prototype reached 200mph, 42km from the track, with 4G") == ["200mph", "42km", "4g"]
+    assert quantities("The widget cost £2000 last year") == ["2000"]  # a sum, not a year
 
 
 def test_years_are_not_quantities_but_for_how_long():
