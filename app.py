@@ -1,16 +1,12 @@
 """The web chat: ask the articles in a browser, read the quotes with their sources, add your own articles.
 
-A thin Gradio layer over `qa.Library`: it renders answers as markdown, lists,
-adds and removes articles, and names two API endpoints (`/chat` returns the
-markdown the chat shows, `/ask` returns `Answer.to_dict()`). The library is
-opened and the model loaded once, before the server starts, so the first
-question is as fast as the rest.
-
-Everything that came from an article or a reader is untrusted: it is
-HTML-escaped and its markdown punctuation turned into entities before it is
-shown, so a `<script>`, an `onerror` image or a `javascript:` link in an
-article is displayed as text, never run. The only links are the ones written
-here, and only for http(s) urls.
+A thin Gradio layer over `qa.Library`: the Chat tab (answers rendered by `web.render`,
+example questions that fit the library) and the Library tab (`web.library_view`), and two
+named API endpoints (`/chat` returns the markdown the chat shows, `/ask` returns
+`Answer.to_dict()`). The library is opened and the model loaded once, before the server
+starts, so the first question is as fast as the rest. Everything from an article or a reader
+is escaped before it is shown (`web.render`); the reader's own question through
+`EscapingChat`, example questions too (they may be article titles).
 
 Access: on 127.0.0.1 (the default) anyone who can reach the port is the
 machine's own user. Bound to any other address, adding and removing articles
@@ -39,8 +35,8 @@ import gradio as gr  # noqa: E402
 import qa  # noqa: E402
 from qa import catalog  # noqa: E402
 from web import library_view  # noqa: E402
-from web.library_view import MAX_UPLOAD_MB, READ_ONLY  # noqa: E402,F401  (app.MAX_UPLOAD_MB: tests, docs)
-from web.render import esc, render, safe_url  # noqa: E402,F401  (app.render, app.esc: the tested surface)
+from web.library_view import MAX_UPLOAD_MB, UPLOAD_TYPES  # noqa: E402,F401  (app's names before web/)
+from web.render import esc, render  # noqa: E402,F401  (app.render, app.esc: the tested surface)
 
 QUEUE_CONCURRENCY = 2
 QUEUE_MAX_SIZE = 64
@@ -53,8 +49,6 @@ EXAMPLES = [
 TITLE = "Ask the articles"
 CSS = (HERE / "web" / "page.css").read_text("utf-8")
 HEAD = "<script>\n" + (HERE / "web" / "page.js").read_text("utf-8") + "\n</script>"
-_read_uploads = library_view.read_uploads
-_report = library_view.report
 
 
 def examples_for(library: qa.Library) -> tuple[list[str], str]:
@@ -63,14 +57,15 @@ def examples_for(library: qa.Library) -> tuple[list[str], str]:
     index = library.index
     if library.seeds_dir.resolve() == (HERE / "seeds").resolve() and any(e.origin == "seed" for e in index.entries):
         return EXAMPLES, "Try asking"
-    rows = catalog.find(index, sort="newest", size=max(1, len(index.entries))).rows
-    if not rows:
+    first = catalog.find(index, sort="newest", size=3)  # dated articles first, newest first
+    if not first.rows:
         return [], ""
-    if rows[0]["date"]:
-        return [r["title"] for r in rows[:3]], "Start from a recent article"
-    n = len(rows)
+    if first.rows[0]["date"]:
+        return [r["title"] for r in first.rows], "Start from a recent article"
+    n = first.matches  # undated: three from across the list (titles A-Z), one page of one each
     picks = sorted({(2 * i + 1) * n // 6 for i in range(3)})
-    return [rows[i]["title"] for i in picks], "Start from an article in the library"
+    return ([catalog.find(index, sort="newest", page=i + 1, size=1).rows[0]["title"] for i in picks],
+            "Start from an article in the library")
 
 
 def _text(content) -> str:
@@ -160,6 +155,7 @@ def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
                 EscapingChat(
                     chat, api_name="chat", examples=[[q, "", "", "", ""] for q in examples] or None,
                     examples_label=examples_label,
+                    cache_examples=False,  # a cached example would reach the chat without EscapingChat
                     chatbot=gr.Chatbot(height=560, show_label=False, layout="bubble", elem_id="qa-chat",
                                        placeholder="Ask something, or pick an example below.",
                                        feedback_options=None, buttons=["copy"], autoscroll=False,

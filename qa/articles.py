@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 
 from . import encoding
 
-PARSER_VERSION = 2  # 2: photo captions are indexed (Article.units)
+PARSER_VERSION = 3  # 2: photo captions are indexed (Article.units); 3: encodings detected (qa.encoding)
 EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 PARAGRAPH_SEPARATOR = "\n\n"

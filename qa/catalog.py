@@ -85,9 +85,9 @@ class _Catalog:
 
     def head_matches(self, query: str) -> np.ndarray:
         if self._heads is None:
-            self._heads = [" ".join(f"{e.article.title} {e.article.byline or ''}".lower().split())
+            self._heads = [" ".join(f"{e.article.title} {e.article.byline or ''}".casefold().split())
                            for e in self.entries]
-        q = " ".join(query.lower().split())
+        q = " ".join(query.casefold().split())
         return np.asarray([i for i, h in enumerate(self._heads) if q in h], dtype=np.int64)
 
 

@@ -123,8 +123,9 @@ def cmd_add(args) -> int:
     files, refused = [f for f in args.files if f not in zips], []
     if zips:
         from . import zipfiles
-        got = zipfiles.expand(zips)
-        files, refused = files + got.files, got.refused
+        for z in zips:  # one at a time: the cap on what a call unpacks is per archive here
+            got = zipfiles.expand([z])
+            files, refused = files + got.files, refused + got.refused
     lib = _library(args)
     lib.engine = _engine(args, lib)
     try:

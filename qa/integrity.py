@@ -83,6 +83,8 @@ def _problem(path: Path, rec: dict, full: bool) -> str | None:
         size = path.stat().st_size
     except FileNotFoundError:
         return "missing"
+    except OSError as e:
+        return f"unreadable ({e.strerror or e.__class__.__name__})"
     if size != rec.get("size"):
         return f"size {size} != {rec.get('size')} in the manifest"
     if "blake2b" not in rec:  # written before checksums: its size is all there is to check

@@ -24,6 +24,7 @@ import io
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ def _clean(name: str) -> str:
     """A name from an upload or a zip, as harmless text: forward slashes, no empty, '.' or '..'
     parts, no drive letter or leading slash. Its last part is the article's file name."""
     name = re.sub(r"[\x00-\x1f\x7f]", "", str(name)).replace("\\", "/")
+    name = "".join(c for c in name if unicodedata.category(c) != "Cf")  # no right-to-left override
     name = re.sub(r"^[A-Za-z]:", "", name)  # a Windows drive letter
     return "/".join(p for p in name.split("/") if p not in ("", ".", ".."))
 

@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import app  # noqa: E402
+from web import library_view  # noqa: E402
 
 CARD_QUESTION = "Why isn't Russia in the coalition?"
 CARD_QUOTE = "not a member of the U.S.-led anti-ISIS coalition"
@@ -131,9 +132,9 @@ def test_oversized_upload_is_refused_before_reading(tmp_path):
     big = tmp_path / "big.txt"
     with big.open("wb") as f:
         f.truncate(app.MAX_UPLOAD_MB * 1024 * 1024 + 1)
-    files, refused = app._read_uploads([str(big)])
+    files, refused = library_view.read_uploads([str(big)])
     assert files == [] and refused == [("big.txt", f"larger than {app.MAX_UPLOAD_MB} MB")]
-    assert "big.txt" in app._report([], refused) and "Nothing was changed" in app._report([], refused)
+    assert "big.txt" in library_view.report([], refused) and "Nothing was changed" in library_view.report([], refused)
 
 
 # ------------------------------------------------------------------ access

@@ -196,6 +196,7 @@ def test_copy_with_citation(browser, web_app):
     pg.goto(web_app.url, wait_until="load")
     pg.locator("#qa-question").get_by_test_id("textbox").wait_for()
     msg = ask(pg, CARD_QUESTION)
+    assert msg.locator(".qa-cite").count() == 3 and not msg.locator(".qa-cite").first.is_visible()
     msg.locator("a.qa-copy").first.click()
     msg.get_by_text("Copied").wait_for()
     copied = pg.evaluate("navigator.clipboard.readText()")
@@ -318,3 +319,43 @@ def test_remove_from_the_article_view(page, web_app):
     assert EVIL_TITLE not in [a["title"] for a in web_app.library.articles()]
     page.locator("#qa-list").get_by_text("No article matches that search.").wait_for()
     no_injection(page)
+
+
+def test_an_article_title_offered_as_an_example_is_shown_not_run(browser, tmp_path, embedder):
+    """Over a library other than the seeds the examples are article titles: untrusted text."""
+    import app
+    from qa import Library
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    title = 'Zebra <img src=x onerror="window.__pwned=5; alert(5)"> festival <b>opens</b>'
+    (seeds / "z.txt").write_text(f"{title}\n\nBy Test Desk | May 4, 2021\n\nThe zebra crossing festival drew "
+                                 "nine thousand pedestrians on its first day, organisers said.\n", "utf-8")
+    library = Library(index_dir=tmp_path / "index", seeds_dir=seeds, embedder=embedder)
+    assert app.examples_for(library) == ([title], "Start from a recent article")
+    demo = app.build_app(library)
+    url = app.serve(demo, "127.0.0.1", _free_port(), block=False)
+    try:
+        pg = browser.new_page()
+        pg.set_default_timeout(TIMEOUT)
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        pg.goto(url, wait_until="load")
+        pg.get_by_text("Zebra", exact=False).first.click()  # fills the question box
+        box = pg.locator("#qa-question").get_by_test_id("textbox")
+        from playwright.sync_api import expect
+        expect(box).to_have_value(title, timeout=TIMEOUT)
+        box.press("Enter")
+        pg.get_by_test_id("bot").first.locator("blockquote, strong").first.wait_for()
+        assert pg.get_by_test_id("user").first.inner_text() == title  # shown as typed
+        time.sleep(0.3)
+        no_injection(pg)
+        pg.close()
+    finally:
+        demo.close()
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

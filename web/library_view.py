@@ -22,6 +22,9 @@ from qa import catalog, zipfiles
 from .render import article_html, date_text, esc, open_ref, parse_ref, plural
 
 MAX_UPLOAD_MB = 10  # per file (Gradio's limit; .zip entries are capped by qa.zipfiles)
+# What one upload may unpack in all: indexed in one step that holds the writer lock, so less
+# than the command line's 200 MB a zip.
+MAX_UNPACKED_MB = 50
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".zip"]
 READ_ONLY = "This server is read-only: adding and removing articles need a login (QA_AUTH)."
 
@@ -29,7 +32,8 @@ READ_ONLY = "This server is read-only: adding and removing articles need a login
 def read_uploads(paths) -> tuple[list[tuple[str, bytes]], list[tuple[str, str]]]:
     """Uploaded files (and the articles inside uploaded .zip files) as (name, bytes), and the
     ones refused with why."""
-    got = zipfiles.expand(paths or [], max_file_bytes=MAX_UPLOAD_MB * 1024 * 1024)
+    got = zipfiles.expand(paths or [], max_file_bytes=MAX_UPLOAD_MB * 1024 * 1024,
+                          max_total_bytes=MAX_UNPACKED_MB * 1024 * 1024)
     return list(got.files), list(got.refused)
 
 
@@ -42,7 +46,7 @@ def report(added, skipped, already=()) -> str:
 
 
 def counts_line(page: catalog.Page) -> str:
-    return f"**{page.articles:,} article{'s' * (page.articles != 1)}**, {page.sentences:,} sentences"
+    return f"**{plural(page.articles, 'article')}**, {plural(page.sentences, 'sentence')}"
 
 
 def list_html(page: catalog.Page, query: str) -> str:
@@ -60,7 +64,7 @@ def list_html(page: catalog.Page, query: str) -> str:
 
 
 def page_line(page: catalog.Page, query: str) -> str:
-    found = f"{page.matches:,} match{'es' * (page.matches != 1)} · " if query else ""
+    found = f"{page.matches:,} {'match' if page.matches == 1 else 'matches'} · " if query else ""
     return f"{found}page {page.page:,} of {page.pages:,}"
 
 
@@ -171,9 +175,8 @@ def build(library: qa.Library, tabs: gr.Tabs, writable: bool) -> View:
                 res = library.add(files, progress=lambda f, d: progress(f, desc=f"Indexing: {d}"))
             except qa.IndexFileError as e:
                 return (f"✗ Nothing was added: {esc(str(e))}", None, *show_list(query, sort_key, 1))
-            added, already = res.added, getattr(res, "already", [])
-            failed = getattr(res, "failed", None)
-            refused += failed if failed is not None else res.skipped
+            added, already = res.added, res.already
+            refused += res.failed
         return (report(added, refused, already), None, *show_list(query, sort_key, 1))
 
     def search_list(query, sort_key):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import html
 import re
-from urllib.parse import quote as url_quote
+from urllib.parse import quote as url_quote, unquote
 
 # Markdown punctuation as numeric entities: the renderer shows the character but never
 # reads it as syntax, inside markdown and inside raw HTML blocks alike.
@@ -52,7 +52,7 @@ def plural(n: int, word: str) -> str:
 
 
 def source_line(article: dict, with_title: bool = True) -> str:
-    parts = [f"<strong>{esc(article.get('title'))}</strong>"] if with_title else []  # the quote's source
+    parts = [f"<strong>{esc(article.get('title'))}</strong>"] if with_title else []
     if article.get("byline"):
         parts.append(esc(article["byline"]))
     if article.get("date"):
@@ -79,7 +79,6 @@ def open_ref(article_id: str, start: int | None = None, end: int | None = None) 
 
 def parse_ref(ref: str) -> tuple[str, int | None, int | None] | None:
     """`open_ref`'s fragment back to (article id, start, end); None for anything else."""
-    from urllib.parse import unquote
     m = re.fullmatch(r"#?qa-article:([^:\s]{1,400})(?::(\d{1,9}):(\d{1,9}))?", (ref or "").strip())
     if not m:
         return None
