@@ -47,23 +47,34 @@ class _Catalog:
         self._heads: list[str] | None = None  # made at the first search, not for a plain listing
         self._orders: dict[str, np.ndarray] = {}
 
+    def _rank(self, name: str, keys) -> np.ndarray:
+        """Each article's place when sorted by `keys` (one per article), made once per index."""
+        if name not in self._orders:
+            keys = list(keys)
+            rank = np.empty(len(keys), dtype=np.int64)
+            rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+            self._orders[name] = rank
+        return self._orders[name]
+
     def order(self, sort: str) -> np.ndarray:
-        """Entry rows in `sort` order (ties by title, then by row: stable and total)."""
-        if sort not in self._orders:
+        """Entry rows in `sort` order (ties by title, then by row: stable and total); undated
+        articles last by date, articles without a byline last by outlet."""
+        key = "order:" + sort
+        if key not in self._orders:
             arts = [e.article for e in self.entries]
-            title = [a.title.casefold() for a in arts]
-            if sort in ("newest", "oldest", "match"):  # undated last either way
-                dated = sorted((i for i, a in enumerate(arts) if a.date), key=lambda i: (arts[i].date, title[i]))
-                if sort != "oldest":
-                    dated = sorted(dated, key=lambda i: arts[i].date, reverse=True)  # stable: titles stay A-Z
-                rows = dated + sorted((i for i, a in enumerate(arts) if not a.date), key=lambda i: title[i])
-            elif sort == "outlet":  # no byline last
-                rows = sorted(range(len(arts)), key=lambda i: (not arts[i].byline,
-                                                                (arts[i].byline or "").casefold(), title[i]))
+            title = self._rank("title", (a.title.casefold() for a in arts))
+            if sort in ("newest", "oldest", "match"):
+                date = self._rank("date", (a.date or "" for a in arts))
+                undated = np.fromiter((not a.date for a in arts), dtype=bool, count=len(arts))
+                rows = np.lexsort((title, date if sort == "oldest" else -date, undated))
+            elif sort == "outlet":
+                outlet = self._rank("outlet", ((a.byline or "").casefold() for a in arts))
+                no_byline = np.fromiter((not a.byline for a in arts), dtype=bool, count=len(arts))
+                rows = np.lexsort((title, outlet, no_byline))
             else:
-                rows = sorted(range(len(arts)), key=lambda i: title[i])
-            self._orders[sort] = np.asarray(rows, dtype=np.int64)
-        return self._orders[sort]
+                rows = np.argsort(title, kind="stable")
+            self._orders[key] = rows.astype(np.int64)
+        return self._orders[key]
 
     def body_matches(self, query: str) -> np.ndarray:
         """Entry rows whose sentences hold every (stemmed, non-stop) word of the query."""
