@@ -86,7 +86,7 @@ def _problem(path: Path, rec: dict, full: bool) -> str | None:
     except OSError as e:
         return f"unreadable ({e.strerror or e.__class__.__name__})"
     if size != rec.get("size"):
-        return f"size {size} != {rec.get('size')} in the manifest"
+        return f"size {size} != {rec.get('size')} in the manifest (truncated or damaged)"
     if "blake2b" not in rec:  # written before checksums: its size is all there is to check
         return None
     if full or size <= LOAD_FULL_MAX or path.suffix in (".json", ".jsonl"):
@@ -97,11 +97,17 @@ def _problem(path: Path, rec: dict, full: bool) -> str | None:
     return None
 
 
+def _records(manifest: dict) -> dict[str, dict]:
+    """What the manifest says of each file of its generation: its checksums, or for a generation
+    written before them, the sizes it listed."""
+    return manifest.get("checksums") or {name: {"size": size} for name, size in manifest.get("files", {}).items()}
+
+
 def check_generation(data_dir: Path, manifest: dict) -> None:
     """On load: raise IndexFileError naming the first damaged file. Small and JSON files are
-    hashed whole, large ones by size and sample (see the module's docstring). A generation
-    written before checksums passes; `qa.index.load` still checks its sizes."""
-    for name, rec in (manifest.get("checksums") or {}).items():
+    hashed whole, large ones by size and sample (see the module's docstring); a generation
+    written before checksums by the sizes its manifest lists."""
+    for name, rec in _records(manifest).items():
         problem = _problem(data_dir / name, rec, full=False)
         if problem:
             raise IndexFileError(f"{data_dir / name}: {problem}")
@@ -155,7 +161,7 @@ def verify(index_dir: Path) -> Report:
         raise IndexFileError(f"{index_dir}: no index here (no manifest.json)")
     data = manifest["data"]
     checksums = manifest.get("checksums")
-    records = checksums or {name: {"size": size} for name, size in manifest.get("files", {}).items()}
+    records = _records(manifest)
     recs = {index_dir / data / name: rec for name, rec in records.items()}
     found = _largest_first(list(recs), lambda p: _problem(p, recs[p], full=True))
     articles = manifest["articles"]
