@@ -121,6 +121,10 @@ def build(library: qa.Library, tabs: gr.Tabs, writable: bool) -> View:
     list_outputs = [count, listing, page_md, page_no, prev_btn, next_btn]
     view_outputs = [list_col, article_col, confirm_box]
 
+    def list_view():
+        """`view_outputs` showing the list (the article and the confirmation hidden)."""
+        return gr.update(visible=True), gr.update(visible=False), gr.update(visible=False)
+
     def refresh(query="", sort_key="newest", page=1):
         return show_list(query, sort_key, page)
 
@@ -129,8 +133,7 @@ def build(library: qa.Library, tabs: gr.Tabs, writable: bool) -> View:
         parsed = parse_ref(ref_text)
         article = parsed and library.get(parsed[0])
         if not article:
-            return (gr.Tabs(selected="library"), gr.update(visible=True), gr.update(visible=False),
-                    gr.update(visible=False), gr.update(), {"id": None, "from": "list"},
+            return (gr.Tabs(selected="library"), *list_view(), gr.update(), {"id": None, "from": "list"},
                     "That article is no longer in the library.", gr.update())
         back = "← Back to the chat" if origin == "chat" else "← Back to the list"
         return (gr.Tabs(selected="library"), gr.update(visible=False), gr.update(visible=True),
@@ -141,7 +144,7 @@ def build(library: qa.Library, tabs: gr.Tabs, writable: bool) -> View:
 
     def go_back(state):
         tab = "chat" if state.get("from") == "chat" else "library"
-        return gr.Tabs(selected=tab), gr.update(visible=True), gr.update(visible=False), gr.update(visible=False)
+        return gr.Tabs(selected=tab), *list_view()
 
     def ask_remove(state):
         article = library.get(state.get("id") or "")
@@ -161,8 +164,7 @@ def build(library: qa.Library, tabs: gr.Tabs, writable: bool) -> View:
                 msg = "That article is no longer in the library."
             except qa.IndexFileError as e:
                 msg = f"✗ Nothing was removed: {esc(str(e))}"
-        return (msg, gr.update(visible=True), gr.update(visible=False), gr.update(visible=False),
-                *show_list(query, sort_key, page))
+        return (msg, *list_view(), *show_list(query, sort_key, page))
 
     def add(paths, query, sort_key, progress=gr.Progress()):
         if not writable:
