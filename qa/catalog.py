@@ -48,11 +48,15 @@ class _Catalog:
         self._orders: dict[str, np.ndarray] = {}
 
     def _rank(self, name: str, keys) -> np.ndarray:
-        """Each article's place when sorted by `keys` (one per article), made once per index."""
+        """Each article's place when sorted by `keys` (one per article), equal keys the same place
+        (so a later sort key breaks their tie); made once per index."""
         if name not in self._orders:
             keys = list(keys)
+            by = sorted(range(len(keys)), key=keys.__getitem__)
+            new = np.fromiter((i == 0 or keys[by[i]] != keys[by[i - 1]] for i in range(len(by))),
+                              dtype=bool, count=len(by))
             rank = np.empty(len(keys), dtype=np.int64)
-            rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+            rank[by] = np.cumsum(new)
             self._orders[name] = rank
         return self._orders[name]
 

@@ -101,3 +101,30 @@ def test_bad_arguments_are_refused(seed_library):
     with pytest.raises(ValueError, match="size"):
         catalog.find(seed_library.index, size=0)
     assert catalog.find(seed_library.index, "x" * 10_000).matches == 0  # cut to MAX_QUERY_CHARS, no error
+
+
+def test_ties_are_broken_by_title():
+    """Same date (or outlet): A-Z by title; undated (or no byline) last, also A-Z."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from qa.articles import Article
+
+    class Stand(SimpleNamespace):  # what find() reads of an index: articles, no sentences
+        def __len__(self):
+            return 0
+
+        def column(self, j):
+            return np.zeros(0, np.int32)
+
+    rows = [("B", "2020-01-01", "X"), ("A", "2020-01-01", "X"), ("C", "2019-05-05", None), ("D", None, "X"),
+            ("a2", None, None)]
+    index = Stand(bm25_sent=None, entries=[
+        SimpleNamespace(article=Article(id=f"i{i}", title=t, paragraphs=("x",), date=d, byline=b), origin="seed")
+        for i, (t, d, b) in enumerate(rows)])
+    titles = {s: [r["title"] for r in catalog.find(index, sort=s).rows] for s in catalog.SORTS}
+    assert titles["newest"] == ["A", "B", "C", "a2", "D"]
+    assert titles["oldest"] == ["C", "A", "B", "a2", "D"]
+    assert titles["title"] == ["A", "a2", "B", "C", "D"]
+    assert titles["outlet"] == ["A", "B", "D", "a2", "C"]
