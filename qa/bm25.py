@@ -13,6 +13,7 @@ What is left out: which texts are documents (`qa.index`), scoring questions
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +37,14 @@ def tokenize(texts: list[str]) -> list[list[str]]:
         _stop = frozenset(STOPWORDS_EN)
     stem = _stemmer.stemWords
     return [stem([w for w in _TOKEN.findall(t.lower()) if w not in _stop]) for t in texts]
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """BM25's whole-collection figures: documents, their mean length, document frequencies."""
+    n: int
+    avgdl: float
+    df: np.ndarray
 
 
 class TermCounts:
@@ -80,21 +89,49 @@ class TermCounts:
         return TermCounts(other.vocab, np.concatenate([self.indptr, other.indptr[1:] + self.indptr[-1]]),
                           np.concatenate([self.terms, other.terms]), np.concatenate([self.counts, other.counts]))
 
-    def bm25(self):
+    def lengths(self) -> np.ndarray:
+        """Each document's length in tokens (float64, as BM25 uses it)."""
+        doc = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.indptr))
+        return np.bincount(doc, weights=self.counts, minlength=len(self))
+
+    def stats(self) -> "CollectionStats":
+        """What BM25 takes from the whole collection: document count, mean length, each term's
+        document frequency (by this vocabulary's ids)."""
+        dl = self.lengths()
+        return CollectionStats(len(self), float(dl.mean()) if len(dl) else 0.0,
+                               np.bincount(self.terms, minlength=len(self.vocab)))
+
+    def compact(self, df: np.ndarray) -> tuple["TermCounts", np.ndarray]:
+        """These documents over a vocabulary of only the terms they hold (a shard of a large
+        collection need not carry every term of it), with `df` (by the old ids) in the new ids."""
+        used = np.unique(np.asarray(self.terms))
+        words = np.empty(len(self.vocab), dtype=object)
+        for t, i in self.vocab.items():
+            words[i] = t
+        vocab = {str(t): i for i, t in enumerate(words[used])}
+        terms = np.searchsorted(used, np.asarray(self.terms)).astype(np.int32)
+        return TermCounts(vocab, np.asarray(self.indptr), terms, np.asarray(self.counts)), df[used]
+
+    def bm25(self, stats: "CollectionStats | None" = None):
         """A bm25s.BM25 with the scores `bm25s.BM25().index()` gives for the same tokens: its
         default Lucene variant, idf = log(1 + (N - df + 0.5) / (df + 0.5)) (rounded to float32
-        as bm25s does) times tf / (tf + k1 (1 - b + b dl / avgdl)); checked in tests/test_scale.py."""
+        as bm25s does) times tf / (tf + k1 (1 - b + b dl / avgdl)); checked in tests/test_scale.py.
+
+        `stats`: N, avgdl and df of a larger collection these documents are part of (a shard,
+        `qa.shards`): its scores are then the ones the whole collection's index gives them."""
         import bm25s
         bm = bm25s.BM25()
         if not len(self):  # bm25s cannot index nothing: one empty document, as before
             return TermCounts.of([[""]]).bm25()
         n, v = len(self), len(self.vocab)
         doc = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.indptr))
-        dl = np.bincount(doc, weights=self.counts, minlength=n)
-        df = np.bincount(self.terms, minlength=v)
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32).astype(np.float64)
+        dl = self.lengths()
+        own_df = np.bincount(self.terms, minlength=v)
+        big_n, avgdl, df = (n, dl.mean(), own_df) if stats is None else (stats.n, stats.avgdl, stats.df)
+        idf = np.log(1 + (big_n - df + 0.5) / (df + 0.5)).astype(np.float32).astype(np.float64)
         tf = self.counts.astype(np.float64)
-        score = idf[self.terms] * (tf / (bm.k1 * ((1 - bm.b) + bm.b * dl[doc] / dl.mean()) + tf))
+        score = idf[self.terms] * (tf / (bm.k1 * ((1 - bm.b) + bm.b * dl[doc] / avgdl) + tf))
+        df = own_df
         order = np.argsort(self.terms, kind="stable")  # by term, documents in order within a term
         indptr = np.zeros(v + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])

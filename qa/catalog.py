@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bm25 import tokenize
+from .search import _posting_list
 
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "title": "Title A–Z",
          "outlet": "Outlet A–Z", "match": "Best match"}
@@ -86,13 +87,12 @@ class _Catalog:
         bm = self.index.bm25_sent
         if not terms or bm is None or not len(self.index):
             return np.zeros(0, dtype=np.int64)
-        vocab, indptr, docs = bm.vocab_dict, bm.scores["indptr"], bm.scores["indices"]
         rows = None
         for t in terms:
-            tid = vocab.get(t)
-            if tid is None:
+            post = _posting_list(bm, t)
+            if not len(post):
                 return np.zeros(0, dtype=np.int64)
-            found = np.unique(self.index.column(0)[np.asarray(docs[indptr[tid]:indptr[tid + 1]])])
+            found = np.unique(self.index.column(0)[np.asarray(post)])
             rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
             if not len(rows):
                 break

@@ -15,7 +15,17 @@ import sys
 def _library(args):
     from .library import Library
     seeds = getattr(args, "seeds", None)
-    return Library(index_dir=args.index, seeds_dir=seeds)
+    return Library(index_dir=args.index, seeds_dir=seeds, shards=getattr(args, "shards", None))
+
+
+def _shard_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of shards from 1 to 64")
+    return n
 
 
 FILTERS = ("speaker", "source", "since", "until")
@@ -70,7 +80,9 @@ def cmd_build(args) -> int:
             lib.engine.close()
     dt = time.perf_counter() - t
     n_emb = len(lib.last_embedded)
-    print(f"index {lib.index_dir}: {len(index.entries)} articles, {len(index)} sentences "
+    n_shards = len(getattr(index, "shards", None) or [index])
+    print(f"index {lib.index_dir}: {len(index.entries)} articles, {len(index)} sentences"
+          f"{f' in {n_shards} shards' if n_shards > 1 else ''} "
           f"({n_emb} article{'s' if n_emb != 1 else ''} embedded) in {dt:.2f}s")
     return 0
 
@@ -200,6 +212,9 @@ def parser() -> argparse.ArgumentParser:
 
     b = with_index(sub.add_parser("build", help="(re)build the index from a folder of article files"))
     b.add_argument("--seeds", default=os.environ.get("QA_SEEDS"), help="articles folder (default: $QA_SEEDS or seeds/)")
+    b.add_argument("--shards", type=_shard_count, default=None, metavar="N",
+                   help="cut the index by article into N shards searched in parallel, ranked as one index "
+                        "(default: as many as the index has, 1 for a new one)")
     with_build_options(b)
     b.set_defaults(func=cmd_build)
 

@@ -14,7 +14,6 @@ What is left out: parsing, ranking and quoting (their own modules), and any UI.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import os
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import index as ix
-from . import integrity, pipeline, store
+from . import generation, pipeline, store
 from .answer import Answer, answer
 from .articles import EXTENSIONS, Article, ArticleError, parse_bytes, read_files
 from .embed import Embedder, default_model
@@ -68,7 +67,8 @@ def _text_key(a: Article) -> str:
 
 class Library:
     def __init__(self, index_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
-                 model: str | None = None, embedder: Embedder | None = None, engine=None):
+                 model: str | None = None, embedder: Embedder | None = None, engine=None,
+                 shards: int | None = None):
         self.index_dir = Path(index_dir) if index_dir else default_index_dir()
         self.seeds_dir = Path(seeds_dir) if seeds_dir else default_seeds_dir()
         self._model = model
@@ -76,6 +76,8 @@ class Library:
         # Where a build's per-article work runs (`qa.pipeline`): None is this machine's cores;
         # `qa.ray_build.RayEngine` a Ray cluster. The index written is the same either way.
         self.engine = engine
+        # How many shards a write cuts the index into (`qa.shards`); None: as many as it has.
+        self.shards = shards
         self._index: ix.Index | None = None
         self._data: str | None = None  # generation the loaded index came from
         self._stamp: tuple | None = None  # manifest identity when it was loaded or written
@@ -132,7 +134,7 @@ class Library:
             self._stamp = stamp  # touched, not changed
             return
         try:
-            self._index = ix.load(self.index_dir / manifest["data"], manifest)
+            self._index = generation.load(self.index_dir, manifest)
             self._data, self._stamp = manifest["data"], stamp
         except store.IndexFileError as e:
             self._warn(f"{e}; rebuilding from the stored article files")
@@ -225,7 +227,7 @@ class Library:
             return None
         if manifest["data"] != self._data or self._index is None:
             try:
-                self._index = ix.load(self.index_dir / manifest["data"], manifest)
+                self._index = generation.load(self.index_dir, manifest)
                 self._data, self._stamp = manifest["data"], store.manifest_stamp(self.index_dir)
             except store.IndexFileError:
                 return None
@@ -249,25 +251,28 @@ class Library:
             new, embedded = ix.build(entries, self.embedder, old, progress, work)
         progress.phase("writing", 1, "generations")
 
+        n_shards, live = self._shard_count(new), new
+
         def write(gen: Path) -> dict:
-            sizes = ix.save(new, gen)
-            ix.map_saved(new, gen)
-            return {
-                "model": new.model, "dim": new.dim, "data": gen.name, "files": sizes,
-                "checksums": integrity.record(gen),
-                "counts": {"articles": len(new.entries), "paragraphs": int(len(new.para)),
-                           "sentences": int(len(new.sent))},
-                "articles": [{"id": e.article.id, "fingerprint": e.article.fingerprint, "origin": e.origin,
-                              "file": e.file, "source_name": e.article.source_name, "title": e.article.title}
-                             for e in new.entries],
-                "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            }
+            nonlocal live
+            manifest, live = generation.write(new, gen, n_shards)
+            return manifest
 
         gen = store.write_generation(self.index_dir, write)
-        self._index, self._data, self.last_embedded = new, gen, embedded
+        self._index, self._data, self.last_embedded = live, gen, embedded
         self._stamp = store.manifest_stamp(self.index_dir)
         progress.advance(1)
         progress.close()
+
+    def _shard_count(self, index: ix.Index | None) -> int:
+        """How many shards a write of `index` makes: as asked, else as many as the index on disk has."""
+        n = self.shards
+        if n is None:
+            try:
+                n = len((store.read_manifest(self.index_dir) or {}).get("shards") or []) or 1
+            except store.IndexFileError:
+                n = 1
+        return max(1, min(n, len(index.entries))) if index is not None else n
 
     def build(self, seeds_dir: str | Path | None = None, progress=None) -> ix.Index:
         """Sync the index with the seeds folder, keeping every user-added article.
@@ -288,7 +293,8 @@ class Library:
                 entries = list(seeds)
                 for e in users:
                     entries.append(ix.Entry(self._unique(e.article, entries), e.origin, e.file))
-                if old is not None and [(e.article.id, e.article.fingerprint, e.origin) for e in entries] == \
+                if old is not None and len(getattr(old, "shards", None) or [old]) == self._shard_count(old) and \
+                        [(e.article.id, e.article.fingerprint, e.origin) for e in entries] == \
                         [(e.article.id, e.article.fingerprint, e.origin) for e in old.entries]:
                     self.last_embedded = []
                     progress.close()

@@ -177,6 +177,8 @@ def _plain(vecs):
 
 def _posting_list(bm, term: str) -> np.ndarray:
     """The rows of the documents that hold `term` (none when the index never saw it)."""
+    if hasattr(bm, "posting_list"):  # a shard set's BM25 (`qa.shards`): each shard's, by global row
+        return bm.posting_list(term)
     indptr, indices = _postings(bm)
     tid = bm.vocab_dict.get(term)
     if tid is None or tid + 1 >= len(indptr):

@@ -59,6 +59,8 @@ def faiss_kind(n: int) -> str:
 
 
 def kind_of(fx) -> str:
+    if hasattr(fx, "qa_kind"):  # a shard set's fan-out over its shards' indexes (`qa.shards`)
+        return fx.qa_kind
     import faiss
     if isinstance(fx, faiss.IndexIVFScalarQuantizer):
         if fx.sq.qtype == faiss.ScalarQuantizer.QT_fp16:
@@ -143,7 +145,10 @@ class CodedVectors:
 
 
 def exact_vectors(vecs):
-    """The float vectors behind `vecs` (a matrix, a memory map or a `CodedVectors`)."""
+    """The float vectors behind `vecs` (a matrix, a memory map, a `CodedVectors`, or a shard
+    set's `qa.shards.Stacked`)."""
+    if hasattr(vecs, "exact"):
+        return vecs.exact()
     if isinstance(vecs, CodedVectors):
         if vecs.floats is None:
             raise ValueError("coded vectors without their float file")
@@ -229,7 +234,8 @@ def _extended(fx, n_old: int, vecs: np.ndarray, dim: int):
 
 def carry(index: Index, old: Index | None) -> None:
     """When only articles were appended, extend the old FAISS indexes instead of building new ones."""
-    if old is None or old.model != index.model or old.dim != index.dim or len(index.entries) < len(old.entries):
+    if old is None or old.model != index.model or old.dim != index.dim or len(index.entries) < len(old.entries) \
+            or getattr(old, "shards", None):  # a shard set's indexes are its shards', not one to extend
         return
     keys = [(e.article.id, e.article.fingerprint) for e in index.entries[:len(old.entries)]]
     if keys != [(e.article.id, e.article.fingerprint) for e in old.entries]:

@@ -1,0 +1,309 @@
+"""Index shards: one archive split by article into N ordinary index generations, searched in
+parallel and answered as one index.
+
+`split` cuts a built `Index` into N shards of consecutive articles with about as many sentences
+each. Each shard is an ordinary generation (`qa.index.save` / `load`), but what ranking takes
+from the whole collection is the whole collection's: every shard's BM25 is scored with the
+collection's document count, mean length and document frequencies, and its sentences keep the
+hubness they have against every sentence of the collection. `ShardedIndex` puts the loaded
+shards back together as one `Index` for the answer path: the small per-sentence tables (which
+article and paragraph, who said it, hubness: 32 bytes a sentence) are joined, and what is
+large and searched stays in the shards: FAISS (`FanOutFaiss`), BM25 (`FanOutBM25`) and the
+vectors (`Stacked`). A question's vector search and BM25 scoring run on every shard at once,
+in threads (FAISS and numpy let go of the GIL), and are merged by global row; the rest of the
+answer (features, reranking, quotes, abstention) runs once on the merged candidates. Shards
+hold consecutive articles, so a sentence's global row is its row in the unsharded index and
+the answers are the same (tests/test_shards.py, on a slice of the BBC archive).
+
+On disk a shard set is one generation folder holding `shard-00/`, `shard-01/`, ... and the
+manifest's `shards` list (each shard's folder and counts); it is written and replaced
+atomically like any generation, and its checksums cover every shard's files.
+
+What is left out: adding or removing articles re-splits the whole collection (`qa.library`
+builds the new index in one process, then cuts it), so a write needs the machine that could
+hold it; serving shards from other machines (Ray Serve) is not here.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import index as ix
+from . import vectors
+from .bm25 import TermCounts, tokenize
+from .search import _postings_sorted, sentence_hubness
+
+SHARD_DIR = "shard-{:02d}"
+MAX_SHARDS = 64
+PARALLEL_BM25_DOCS = 500_000  # documents a shard from which BM25 is scored in threads
+
+
+# ------------------------------------------------------------------ split
+
+def bounds(index: ix.Index, n: int) -> list[int]:
+    """Entry rows where each of `n` shards starts (and the end): consecutive articles, about as
+    many sentences each, every shard at least one article while there are enough."""
+    n_entries = len(index.entries)
+    n = max(1, min(n, n_entries)) if n_entries else 1
+    per = np.bincount(index.column(0), minlength=n_entries) if len(index) else np.zeros(n_entries, int)
+    cum = np.concatenate([[0], np.cumsum(per)])
+    cuts = [0]
+    for i in range(1, n):
+        at = int(np.searchsorted(cum, cum[-1] * i / n, side="left"))
+        cuts.append(min(max(at, cuts[-1] + 1), n_entries - (n - i)))
+    return cuts + [n_entries]
+
+
+def _counts(bm, texts) -> TermCounts:
+    got = getattr(bm, "_qa_counts", None)
+    return got if got is not None else TermCounts.of(tokenize(texts()))
+
+
+def split(index: ix.Index, n: int) -> list[ix.Index]:
+    """`index` as `n` shards (fewer when it has fewer articles) that rank as it does."""
+    ix.pack_who(index)
+    who, names = index.who, index.who_names
+    if who is None:
+        coder = ix._Names()
+        who = coder.codes(index.sentence_who(r) for r in range(len(index)))
+        names = coder.names
+    hub = sentence_hubness(index)
+    sent_counts = _counts(index.bm25_sent, lambda: [index.sentence_text(i) for i in range(len(index))])
+    para_counts = _counts(index.bm25_para, lambda: [ix.paragraph_unit(index.entries[a].article, k)
+                                                    for a, k in index.para])
+    s_stats, p_stats = sent_counts.stats(), para_counts.stats()
+    sent_vecs, para_vecs = vectors.exact_vectors(index.sent_vecs), vectors.exact_vectors(index.para_vecs)
+    cuts = bounds(index, n)
+    p_col = np.ascontiguousarray(index.para[:, 0])
+    out = []
+    for e0, e1 in zip(cuts, cuts[1:]):
+        s0 = int(np.searchsorted(index.column(0), e0, side="left"))
+        s1 = int(np.searchsorted(index.column(0), e1, side="left"))
+        p0 = int(np.searchsorted(p_col, e0, side="left"))
+        p1 = int(np.searchsorted(p_col, e1, side="left"))
+        sent = np.array(index.sent[s0:s1], dtype=np.int32)
+        sent[:, 0] -= e0
+        sent[:, 1] -= p0
+        para = np.array(index.para[p0:p1], dtype=np.int32)
+        para[:, 0] -= e0
+        shard = ix.Index(model=index.model, dim=index.dim,
+                         entries=[ix.Entry(e.article, e.origin, e.file) for e in index.entries[e0:e1]],
+                         sent=sent, para=para,
+                         sent_vecs=np.asarray(sent_vecs[s0:s1], dtype=np.float32),
+                         para_vecs=np.asarray(para_vecs[p0:p1], dtype=np.float32),
+                         who=np.array(who[s0:s1]), who_names=list(names), sent_hub=np.array(hub[s0:s1]))
+        for attr, counts, stats, lo, hi in (("bm25_sent", sent_counts, s_stats, s0, s1),
+                                            ("bm25_para", para_counts, p_stats, p0, p1)):
+            own, df = counts.take(np.arange(lo, hi)).compact(stats.df)
+            setattr(shard, attr, own.bm25(type(stats)(stats.n, stats.avgdl, df)))
+        out.append(shard)
+    return out
+
+
+# ------------------------------------------------------------- save / load
+
+def save(shards: list[ix.Index], gen: Path) -> tuple[dict, list[dict]]:
+    """Write each shard into its folder of the generation `gen`; returns the files' sizes (by
+    path under `gen`) and the manifest's `shards` records."""
+    sizes, records = {}, []
+    for i, shard in enumerate(shards):
+        name = SHARD_DIR.format(i)
+        (gen / name).mkdir()
+        sizes.update({f"{name}/{f}": size for f, size in ix.save(shard, gen / name).items()})
+        ix.map_saved(shard, gen / name)
+        records.append({"dir": name, "articles": len(shard.entries), "paragraphs": int(len(shard.para)),
+                        "sentences": int(len(shard.sent))})
+    return sizes, records
+
+
+def shard_manifest(manifest: dict, i: int) -> dict:
+    """The manifest of shard `i` as an ordinary generation's (model, dim, counts, its checksums)."""
+    rec = manifest["shards"][i]
+    prefix = rec["dir"] + "/"
+    part = {k[len(prefix):]: v for k, v in (manifest.get("checksums") or {}).items() if k.startswith(prefix)}
+    files = {k[len(prefix):]: v for k, v in (manifest.get("files") or {}).items() if k.startswith(prefix)}
+    return {"model": manifest["model"], "dim": manifest["dim"], "checksums": part, "files": files,
+            "counts": {k: rec[k] for k in ("articles", "paragraphs", "sentences")}}
+
+
+def load(gen: Path, manifest: dict) -> "ShardedIndex":
+    """A shard set's generation as one index; any damage is one IndexFileError naming the file."""
+    recs = manifest["shards"]
+    if not isinstance(recs, list) or not recs or len(recs) > MAX_SHARDS \
+            or not all(isinstance(r, dict) and r.get("dir") == SHARD_DIR.format(i) for i, r in enumerate(recs)):
+        raise ix.IndexFileError(f"{gen}: the manifest's shard list is malformed")
+    with ThreadPoolExecutor(min(len(recs), os.cpu_count() or 1)) as pool:
+        shards = list(pool.map(lambda i: ix.load(gen / recs[i]["dir"], shard_manifest(manifest, i)),
+                               range(len(recs))))
+    return ShardedIndex.of(shards)
+
+
+# ------------------------------------------------------------- the set as one index
+
+def _offsets(sizes) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(list(sizes))]).astype(np.int64)
+
+
+class Stacked:
+    """The shards' vector matrices read as one [n, dim] matrix: rows, slices and row arrays are
+    read from the shard that holds them. Read-only."""
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, parts: list):
+        self.parts = parts
+        self.starts = _offsets(len(p) for p in parts)
+        self.shape = (int(self.starts[-1]), int(parts[0].shape[1]) if parts else 0)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def exact(self) -> "Stacked":
+        return Stacked([vectors.exact_vectors(p) for p in self.parts])
+
+    def _rows(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
+            raise IndexError(f"row out of range for {self.shape[0]} vectors")
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        if len(rows) and which[0] == which[-1] and (which == which[0]).all():  # one shard: one read
+            s = int(which[0])
+            return np.asarray(self.parts[s][rows - self.starts[s]], dtype=np.float32)
+        out = np.empty((len(rows), self.shape[1]), np.float32)
+        for s in np.unique(which).tolist():
+            at = np.flatnonzero(which == s)
+            out[at] = self.parts[s][rows[at] - self.starts[s]]
+        return out
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            rows, *rest = key
+            return self[rows][(slice(None), *rest)] if rest else self[rows]
+        if isinstance(key, slice):
+            lo, hi, step = key.indices(self.shape[0])
+            s = int(np.searchsorted(self.starts, lo, side="right")) - 1
+            if step == 1 and lo < hi and hi <= self.starts[s + 1]:  # within one shard (an article's rows)
+                return np.asarray(self.parts[s][lo - self.starts[s]:hi - self.starts[s]], dtype=np.float32)
+            return self._rows(np.arange(lo, hi, step))
+        if isinstance(key, (int, np.integer)):
+            return self._rows(np.array([key + self.shape[0] if key < 0 else key]))[0]
+        key = np.asarray(key)
+        if key.dtype == bool:
+            key = np.flatnonzero(key)
+        return self._rows(key).reshape(*key.shape, self.shape[1])
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.concatenate([np.asarray(p, dtype=np.float32) for p in self.parts]) if self.parts \
+            else np.zeros(self.shape, np.float32)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+class FanOutFaiss:
+    """FAISS search over every shard at once; the best `k` of their hits by global row."""
+
+    def __init__(self, parts: list, pool: ThreadPoolExecutor | None):
+        self.parts, self.pool = parts, pool
+        self.starts = _offsets(int(p.ntotal) for p in parts)
+        self.ntotal, self.d = int(self.starts[-1]), int(parts[0].d)
+        kinds = {vectors.kind_of(p) for p in parts}
+        self.qa_kind = kinds.pop() if len(kinds) == 1 else "mixed"
+
+    def search(self, q: np.ndarray, k: int):
+        def one(i):
+            fx = self.parts[i]
+            return fx.search(q, min(k, int(fx.ntotal))) if fx.ntotal else (None, None)
+        found = list(self.pool.map(one, range(len(self.parts)))) if self.pool else [one(0)]
+        d = np.concatenate([f[0] for f in found if f[0] is not None], axis=1)
+        ids = np.concatenate([np.where(f[1] >= 0, f[1] + self.starts[i], -1)
+                              for i, f in enumerate(found) if f[1] is not None], axis=1)
+        out_d = np.full((len(q), k), -np.inf, np.float32)
+        out_i = np.full((len(q), k), -1, np.int64)
+        for r in range(len(q)):
+            ok = ids[r] >= 0
+            order = np.lexsort((ids[r][ok], -d[r][ok]))[:k]  # best first; equal scores by row
+            out_d[r, :len(order)], out_i[r, :len(order)] = d[r][ok][order], ids[r][ok][order]
+        return out_d, out_i
+
+
+class _Vocab:
+    """`term in vocab`: whether any shard's BM25 knows the term."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def __contains__(self, term) -> bool:
+        return any(term in p.vocab_dict for p in self.parts)
+
+
+class FanOutBM25:
+    """The shards' BM25 indexes as one: scores and postings by global row. The shards were
+    scored with the whole set's statistics (`split`), so these are the unsharded index's."""
+
+    def __init__(self, parts: list, pool: ThreadPoolExecutor | None):
+        self.parts, self.pool = parts, pool
+        self.starts = _offsets(int(p.scores["num_docs"]) for p in parts)
+        self.scores = {"num_docs": int(self.starts[-1])}
+        self.vocab_dict = _Vocab(parts)
+        self._qa_sorted = all(_postings_sorted(p) for p in parts)
+        self._qa_counts = None  # a write tokenizes the set again (`qa.bm25.bm25`)
+        self.posting_list = lru_cache(maxsize=4096)(self._posting_list)
+
+    def get_scores(self, tokens: list[str]) -> np.ndarray:
+        def one(i):
+            p = self.parts[i]
+            known = [t for t in tokens if t in p.vocab_dict]
+            n = int(p.scores["num_docs"])
+            return np.asarray(p.get_scores(known), dtype=np.float32) if known else np.zeros(n, np.float32)
+        # Scoring a shard's postings is quick next to handing work to a thread (0.02 against 0.3 ms
+        # at 14k sentences a shard): threads only for shards large enough to pay for them.
+        pool = self.pool if self.scores["num_docs"] >= PARALLEL_BM25_DOCS * len(self.parts) else None
+        found = pool.map(one, range(len(self.parts))) if pool else map(one, range(len(self.parts)))
+        return np.concatenate(list(found))
+
+    def _posting_list(self, term: str) -> np.ndarray:
+        from .search import _posting_list
+        lists = [np.asarray(_posting_list(p, term), dtype=np.int64) + self.starts[i]
+                 for i, p in enumerate(self.parts)]
+        return np.concatenate(lists)
+
+
+class ShardedIndex(ix.Index):
+    """Shards read as the one index they were cut from (see the module's docstring)."""
+
+    shards: list = None
+
+    @classmethod
+    def of(cls, shards: list[ix.Index]) -> "ShardedIndex":
+        e_off = _offsets(len(s.entries) for s in shards)
+        p_off = _offsets(len(s.para) for s in shards)
+        sent = np.concatenate([s.sent + np.array([e_off[i], p_off[i], 0, 0], np.int32)
+                               for i, s in enumerate(shards)]).astype(np.int32)
+        para = np.concatenate([s.para + np.array([e_off[i], 0], np.int32)
+                               for i, s in enumerate(shards)]).astype(np.int32)
+        names, who = ix._Names(), []
+        for s in shards:  # one table of names for the set: each shard's codes mapped into it
+            ix.pack_who(s)
+            if s.who is None:
+                who.append(names.codes(s.sentence_who(r) for r in range(len(s))))
+            else:
+                who.append(np.array([names.code(x) for x in s.who_names], dtype=np.int32)[s.who])
+        pool = ThreadPoolExecutor(len(shards), thread_name_prefix="qa-shard", initializer=vectors.serve_threads) \
+            if len(shards) > 1 else None
+        out = cls(model=shards[0].model, dim=shards[0].dim,
+                  entries=[e for s in shards for e in s.entries], sent=sent, para=para,
+                  sent_vecs=Stacked([s.sent_vecs for s in shards]),
+                  para_vecs=Stacked([s.para_vecs for s in shards]),
+                  bm25_sent=FanOutBM25([s.bm25_sent for s in shards], pool),
+                  bm25_para=FanOutBM25([s.bm25_para for s in shards], pool),
+                  who=np.concatenate(who).reshape(-1, 3).astype(np.int32), who_names=names.names,
+                  sent_hub=np.concatenate([sentence_hubness(s) for s in shards]).astype(np.float32),
+                  _faiss=FanOutFaiss([s.faiss for s in shards], pool),
+                  _faiss_para=FanOutFaiss([s.faiss_para for s in shards], pool))
+        out.shards = shards
+        return out
