@@ -33,7 +33,6 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 
 import qa  # noqa: E402
-from qa import catalog  # noqa: E402
 from web import library_view  # noqa: E402
 from web.library_view import MAX_UPLOAD_MB, UPLOAD_TYPES  # noqa: E402,F401  (app's names before web/)
 from web.render import esc, render  # noqa: E402,F401  (app.render, app.esc: the tested surface)
@@ -54,17 +53,17 @@ HEAD = "<script>\n" + (HERE / "web" / "page.js").read_text("utf-8") + "\n</scrip
 def examples_for(library: qa.Library) -> tuple[list[str], str]:
     """Starting points that fit what is loaded: the seed questions only over the seeds; otherwise
     the titles of the newest articles (of articles spread through the library when undated)."""
-    index = library.index
-    if library.seeds_dir.resolve() == (HERE / "seeds").resolve() and any(e.origin == "seed" for e in index.entries):
+    if isinstance(library, qa.Library) and library.seeds_dir.resolve() == (HERE / "seeds").resolve() \
+            and any(e.origin == "seed" for e in library.index.entries):
         return EXAMPLES, "Try asking"
-    first = catalog.find(index, sort="newest", size=3)  # dated articles first, newest first
+    first = library_view.find(library, sort="newest", size=3)  # dated articles first, newest first
     if not first.rows:
         return [], ""
     if first.rows[0]["date"]:
         return [r["title"] for r in first.rows], "Start from a recent article"
     n = first.matches  # undated: three from across the list (titles A-Z), one page of one each
     picks = sorted({(2 * i + 1) * n // 6 for i in range(3)})
-    return ([catalog.find(index, sort="newest", page=i + 1, size=1).rows[0]["title"] for i in picks],
+    return ([library_view.find(library, sort="newest", page=i + 1, size=1).rows[0]["title"] for i in picks],
             "Start from an article in the library")
 
 
@@ -182,9 +181,13 @@ def build_app(library: qa.Library, writable: bool = True) -> gr.Blocks:
 def open_library(**kwargs) -> qa.Library:
     """Open (building if needed) the library and load the model, so the first question is fast.
 
-    `kwargs` go to `qa.Library`; by default its locations come from QA_INDEX / QA_SEEDS."""
-    library = qa.Library(**kwargs)
-    library.index
+    `kwargs` go to `qa.Library`; by default its locations come from QA_INDEX / QA_SEEDS. With
+    QA_SERVE set, the shard set served on Ray Serve there (`qa.serve.Served`), asked only."""
+    if os.environ.get("QA_SERVE") and not kwargs:
+        library = qa.default_library()
+    else:
+        library = qa.Library(**kwargs)
+        library.index
     library.ask(EXAMPLES[0])
     return library
 
@@ -216,9 +219,13 @@ def main() -> None:
     t = time.perf_counter()
     print("Loading the library and the model…", flush=True)
     library = open_library()
-    print(f"Loaded {len(library.articles())} articles in {time.perf_counter() - t:.1f}s", flush=True)
+    served = not isinstance(library, qa.Library)
+    n = library.count()[0] if served else len(library.index.entries)
+    print(f"Loaded {n} articles{' (served on Ray Serve)' if served else ''} in {time.perf_counter() - t:.1f}s",
+          flush=True)
     host, port = server_address()
     auth, writable, notice = access(host)
+    writable = writable and not served  # a served archive changes by a new build and deployment
     if notice:
         print(notice, flush=True)
     serve(build_app(library, writable=writable), host, port, auth=auth)

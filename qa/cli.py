@@ -1,4 +1,4 @@
-"""`python -m qa`: build, ask, add, remove, list, verify (and eval). A thin layer over `qa.Library`.
+"""`python -m qa`: build, ask, add, remove, list, serve, verify (and eval). A thin layer over `qa.Library`.
 
 Library errors become one line on stderr and exit status 1 (2 for usage);
 never a traceback. Heavy imports wait until a command needs them.
@@ -13,6 +13,10 @@ import sys
 
 
 def _library(args):
+    serve_at = getattr(args, "serve", None)
+    if serve_at:  # a shard set on Ray Serve (`qa.serve`, imported only then)
+        from . import serve
+        return serve.Served(None if serve_at == "local" else serve_at)
     from .library import Library
     seeds = getattr(args, "seeds", None)
     return Library(index_dir=args.index, seeds_dir=seeds, shards=getattr(args, "shards", None))
@@ -173,6 +177,28 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """Deploy the shard set on Ray Serve: on the cluster at --ray (and return), or on a local runtime
+    (and serve until interrupted)."""
+    import time
+    from . import serve
+    from ray import serve as ray_serve
+    import ray
+    ray.init(address=args.ray or None, ignore_reinit_error=True, logging_level="ERROR", log_to_driver=False)
+    ray_serve.start(http_options={"host": args.host, "port": args.port})
+    serve.run(args.index or "index", route_prefix="/", replicas=args.replicas)
+    print(f"serving {args.index or 'index'} on Ray Serve as app '{serve.APP}': POST JSON to "
+          f"http://{args.host}:{args.port}/, or QA_SERVE={args.ray or 'auto'} python -m qa ask ...", flush=True)
+    if args.ray:
+        return 0
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        ray_serve.shutdown()
+    return 0
+
+
 def cmd_verify(args) -> int:
     """Every data file's checksum and every stored article's fingerprint, against the manifest."""
     from pathlib import Path
@@ -225,6 +251,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--source", help="only articles from this outlet or author (matched loosely)")
     a.add_argument("--since", help="only articles dated on or after YYYY-MM-DD")
     a.add_argument("--until", help="only articles dated on or before YYYY-MM-DD")
+    a.add_argument("--serve", default=os.environ.get("QA_SERVE"), metavar="ADDRESS",
+                   help="ask the shard set served on Ray Serve (`serve`) through the Ray at ADDRESS "
+                        "(ray://HEAD:10001, auto) instead of a local index (default: $QA_SERVE)")
     a.add_argument("question", nargs="+", help="the question, or - for JSON Lines on stdin")
     a.set_defaults(func=cmd_ask)
 
@@ -240,6 +269,16 @@ def parser() -> argparse.ArgumentParser:
     ls = with_index(sub.add_parser("list", help="list the indexed articles"))
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_list)
+
+    sv = with_index(sub.add_parser("serve", help="serve a shard set (build --shards N) on Ray Serve; "
+                                                 "needs requirements-ray.txt"))
+    sv.add_argument("--ray", default=None, metavar="ADDRESS",
+                    help="deploy on the Ray cluster at ADDRESS and return (default: a local runtime, "
+                         "served until interrupted)")
+    sv.add_argument("--replicas", type=int, default=1, help="replicas of each shard (default 1)")
+    sv.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    sv.set_defaults(func=cmd_serve)
 
     v = with_index(sub.add_parser("verify", help="check every index file's checksum and every stored article file"))
     v.set_defaults(func=cmd_verify)

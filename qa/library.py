@@ -385,10 +385,17 @@ _default_lock = threading.Lock()
 
 
 def default_library() -> Library:
-    key = str(default_index_dir().resolve())
+    """The library `qa.ask` asks: `QA_INDEX` (or index/), or with `QA_SERVE` set the shard set
+    served on Ray Serve there (`qa.serve.Served`; "local": this process's Ray)."""
+    where = os.environ.get("QA_SERVE")
+    key = f"serve:{where}" if where else str(default_index_dir().resolve())
     with _default_lock:
         if key not in _default:
-            _default[key] = Library()
+            if where:
+                from .serve import Served
+                _default[key] = Served(None if where == "local" else where)
+            else:
+                _default[key] = Library()
         return _default[key]
 
 

@@ -222,8 +222,14 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     p_first = np.searchsorted(index.para[:, 0], uarts, side="left")
     p_last = np.searchsorted(index.para[:, 0], uarts, side="right")
     topic = np.zeros((len(ulist), len(q)), np.float32)
+    # every candidate article's paragraph vectors in one read (a shard set reads them from its shards)
+    all_paras = np.asarray(_plain(index.para_vecs)[np.concatenate(
+        [np.arange(lo, hi) for lo, hi in zip(p_first.tolist(), p_last.tolist())] or [np.zeros(0, np.int64)])],
+        dtype=np.float32)
+    at = 0
     for j, (lo, hi) in enumerate(zip(p_first.tolist(), p_last.tolist())):
-        t = np.asarray(index.para_vecs[lo:hi], dtype=np.float32).mean(axis=0)
+        t = all_paras[at:at + hi - lo].mean(axis=0)
+        at += hi - lo
         topic[j] = t / max(float(np.linalg.norm(t)), 1e-9)
     T = topic[art_of]
     qr = q[None, :] - (T @ q)[:, None] * T

@@ -210,6 +210,8 @@ def _idf(bm, tokens: list[str], unknown: bool = False) -> dict[str, float]:
     by a sentence that says "capital".
     """
     n = max(1, bm.scores["num_docs"])
+    if hasattr(bm, "prefetch"):
+        bm.prefetch(tokens)
     out = {}
     for t in tokens:
         df = len(_posting_list(bm, t))
@@ -236,6 +238,8 @@ def terms_in(bm, terms: list[str], rows: np.ndarray) -> np.ndarray:
     (no sentence is tokenized again)."""
     rows = np.asarray(rows, dtype=np.int64)
     out = np.zeros((len(rows), len(terms)), dtype=bool)
+    if hasattr(bm, "prefetch"):  # a shard set: every term's postings from each shard in one call
+        bm.prefetch(terms)
     sorted_ = _postings_sorted(bm)
     for j, t in enumerate(terms):
         post = _posting_list(bm, t)
@@ -300,6 +304,9 @@ def candidates(index: Index, qvec: np.ndarray, question: str,
     per_list = n_candidates or EXACT_CANDIDATES
     c = min(per_list, n)
     dense_c = min(n_candidates or (EXACT_CANDIDATES if kind_of(index.faiss) == "flat" else CANDIDATES), n)
+    for bm in (index.bm25_sent, index.bm25_para):
+        if hasattr(bm, "start_scores"):  # a shard set: BM25 scored on the shards while FAISS searches
+            bm.start_scores([t for t in tokens if t in bm.vocab_dict])
     _, ids = index.faiss.search(q, dense_c)
     cp = min(max(10, per_list // 5), len(index.para))
     lex_s = _bm25_scores(index.bm25_sent, tokens)

@@ -27,8 +27,8 @@ hold it; serving shards from other machines (Ray Serve) is not here.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -156,8 +156,9 @@ class Stacked:
     ndim = 2
     dtype = np.dtype(np.float32)
 
-    def __init__(self, parts: list):
+    def __init__(self, parts: list, pool: ThreadPoolExecutor | None = None):
         self.parts = parts
+        self.pool = pool if any(hasattr(p, "handle") for p in parts) else None  # parallel reads: remote shards
         self.starts = _offsets(len(p) for p in parts)
         self.shape = (int(self.starts[-1]), int(parts[0].shape[1]) if parts else 0)
 
@@ -165,7 +166,7 @@ class Stacked:
         return self.shape[0]
 
     def exact(self) -> "Stacked":
-        return Stacked([vectors.exact_vectors(p) for p in self.parts])
+        return Stacked([vectors.exact_vectors(p) for p in self.parts], self.pool)
 
     def _rows(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64).ravel()
@@ -176,9 +177,11 @@ class Stacked:
             s = int(which[0])
             return np.asarray(self.parts[s][rows - self.starts[s]], dtype=np.float32)
         out = np.empty((len(rows), self.shape[1]), np.float32)
-        for s in np.unique(which).tolist():
-            at = np.flatnonzero(which == s)
-            out[at] = self.parts[s][rows[at] - self.starts[s]]
+        shards = np.unique(which).tolist()
+        ats = [np.flatnonzero(which == s) for s in shards]
+        read = lambda j: self.parts[shards[j]][rows[ats[j]] - self.starts[shards[j]]]
+        for at, got in zip(ats, self.pool.map(read, range(len(shards))) if self.pool else map(read, range(len(shards)))):
+            out[at] = got
         return out
 
     def __getitem__(self, key):
@@ -243,7 +246,11 @@ class _Vocab:
 
 class FanOutBM25:
     """The shards' BM25 indexes as one: scores and postings by global row. The shards were
-    scored with the whole set's statistics (`split`), so these are the unsharded index's."""
+    scored with the whole set's statistics (`split`), so these are the unsharded index's.
+    Shards served elsewhere (`qa.serve`) are asked in parallel, postings of many terms at once,
+    and a question's scores while its vector search runs (`start_scores`)."""
+
+    POSTINGS_KEPT = 4096  # terms whose merged postings are kept
 
     def __init__(self, parts: list, pool: ThreadPoolExecutor | None):
         self.parts, self.pool = parts, pool
@@ -252,25 +259,59 @@ class FanOutBM25:
         self.vocab_dict = _Vocab(parts)
         self._qa_sorted = all(_postings_sorted(p) for p in parts)
         self._qa_counts = None  # a write tokenizes the set again (`qa.bm25.bm25`)
-        self.posting_list = lru_cache(maxsize=4096)(self._posting_list)
+        self.remote = any(hasattr(p, "handle") for p in parts)
+        self._postings: dict[str, np.ndarray] = {}
+        self._started = threading.local()
+
+    def _map(self, work, threads: bool):
+        pool = self.pool if threads and self.pool is not None else None
+        return list(pool.map(work, range(len(self.parts))) if pool else map(work, range(len(self.parts))))
+
+    def _shard_scores(self, i: int, tokens: list[str]) -> np.ndarray:
+        p = self.parts[i]
+        known = [t for t in tokens if t in p.vocab_dict]
+        n = int(p.scores["num_docs"])
+        return np.asarray(p.get_scores(known), dtype=np.float32) if known else np.zeros(n, np.float32)
+
+    def start_scores(self, tokens: list[str]) -> None:
+        if tokens and self.remote and self.pool is not None:
+            self._started.job = (list(tokens), [self.pool.submit(self._shard_scores, i, list(tokens))
+                                                for i in range(len(self.parts))])
 
     def get_scores(self, tokens: list[str]) -> np.ndarray:
+        job, self._started.job = getattr(self._started, "job", None), None
+        if job is not None and job[0] == list(tokens):
+            return np.concatenate([f.result() for f in job[1]])
+        # Scoring a shard's postings is quick next to handing work to a thread (0.02 against 0.3 ms
+        # at 14k sentences a shard): threads only for shards large enough, or elsewhere.
+        threads = self.remote or self.scores["num_docs"] >= PARALLEL_BM25_DOCS * len(self.parts)
+        return np.concatenate(self._map(lambda i: self._shard_scores(i, tokens), threads))
+
+    def prefetch(self, terms) -> dict[str, np.ndarray]:
+        """The merged postings of `terms`; those not yet held are asked of each shard at once."""
+        held = self._postings
+        out = {t: held[t] for t in terms if t in held}
+        missing = [t for t in dict.fromkeys(terms) if t not in out]
+        if not missing:
+            return out
+        from .search import _posting_list
+
         def one(i):
             p = self.parts[i]
-            known = [t for t in tokens if t in p.vocab_dict]
-            n = int(p.scores["num_docs"])
-            return np.asarray(p.get_scores(known), dtype=np.float32) if known else np.zeros(n, np.float32)
-        # Scoring a shard's postings is quick next to handing work to a thread (0.02 against 0.3 ms
-        # at 14k sentences a shard): threads only for shards large enough to pay for them.
-        pool = self.pool if self.scores["num_docs"] >= PARALLEL_BM25_DOCS * len(self.parts) else None
-        found = pool.map(one, range(len(self.parts))) if pool else map(one, range(len(self.parts)))
-        return np.concatenate(list(found))
+            lists = p.posting_lists(missing) if hasattr(p, "posting_lists") else \
+                [_posting_list(p, t) for t in missing]
+            return [np.asarray(x, dtype=np.int64) + self.starts[i] for x in lists]
+        found = self._map(one, self.remote)
+        new = {t: np.concatenate([f[j] for f in found]) for j, t in enumerate(missing)}
+        kept = held if len(held) + len(new) <= self.POSTINGS_KEPT else {}
+        kept.update(new)  # one dict swap: threads asking at once see the old or the new one
+        self._postings = kept
+        out.update(new)
+        return out
 
-    def _posting_list(self, term: str) -> np.ndarray:
-        from .search import _posting_list
-        lists = [np.asarray(_posting_list(p, term), dtype=np.int64) + self.starts[i]
-                 for i, p in enumerate(self.parts)]
-        return np.concatenate(lists)
+    def posting_list(self, term: str) -> np.ndarray:
+        got = self._postings.get(term)
+        return got if got is not None else self.prefetch([term])[term]
 
 
 class ShardedIndex(ix.Index):
@@ -297,8 +338,8 @@ class ShardedIndex(ix.Index):
             if len(shards) > 1 else None
         out = cls(model=shards[0].model, dim=shards[0].dim,
                   entries=[e for s in shards for e in s.entries], sent=sent, para=para,
-                  sent_vecs=Stacked([s.sent_vecs for s in shards]),
-                  para_vecs=Stacked([s.para_vecs for s in shards]),
+                  sent_vecs=Stacked([s.sent_vecs for s in shards], pool),
+                  para_vecs=Stacked([s.para_vecs for s in shards], pool),
                   bm25_sent=FanOutBM25([s.bm25_sent for s in shards], pool),
                   bm25_para=FanOutBM25([s.bm25_para for s in shards], pool),
                   who=np.concatenate(who).reshape(-1, 3).astype(np.int32), who_names=names.names,

@@ -45,6 +45,14 @@ def report(added, skipped, already=()) -> str:
     return "\n\n".join(lines) or "No file was given."
 
 
+def find(library, query: str = "", sort: str = "newest", page: int = 1, size: int = catalog.PAGE_SIZE) -> catalog.Page:
+    """A page of the catalogue (`qa.catalog.find`): of the library's index, or asked of the served
+    archive (`qa.serve.Served.find`) when the chat serves one (QA_SERVE)."""
+    if hasattr(library, "find"):
+        return library.find(query, sort, page, size)
+    return catalog.find(library.index, query, sort, page, size)
+
+
 def counts_line(page: catalog.Page) -> str:
     return f"**{plural(page.articles, 'article')}**, {plural(page.sentences, 'sentence')}"
 
@@ -114,7 +122,7 @@ def build(library: qa.Library, tabs: gr.Tabs, writable: bool) -> View:
     current = gr.State({"id": None, "from": "list"})  # the open article, and where it was opened from
 
     def show_list(query: str, sort_key: str, page: int):
-        p = catalog.find(library.index, query or "", sort_key or "newest", page or 1)
+        p = find(library, query or "", sort_key or "newest", page or 1)
         return (counts_line(p), list_html(p, query), page_line(p, query), p.page,
                 gr.update(interactive=p.page > 1), gr.update(interactive=p.page < p.pages))
 
