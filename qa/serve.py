@@ -85,6 +85,12 @@ class ShardService:
         fx = self.index.faiss if which == "sent" else self.index.faiss_para
         return fx.search(np.ascontiguousarray(q, dtype=np.float32), k)
 
+    def first(self, which: str, q: np.ndarray, k: int, token_lists: list) -> tuple:
+        """A question's first call: the vector search, and BM25 scores of sentences and paragraphs
+        for the token lists given (None: not asked)."""
+        d, i = self.search(which, q, k)
+        return d, i, [None if t is None else self.scores(w, t) for w, t in zip(_WHICH, token_lists)]
+
     def scores(self, which: str, tokens: list[str]) -> np.ndarray:
         bm = self._bm(which)
         known = [t for t in tokens if t in bm.vocab_dict]
@@ -141,6 +147,9 @@ class _RemoteFaiss:
     def search(self, q, k):
         return _call(self.handle, self.label, "search", self.which, q, k)
 
+    def first(self, q, k, token_lists):
+        return _call(self.handle, self.label, "first", self.which, q, k, token_lists)
+
 
 class _RemoteBM25:
     def __init__(self, handle, label, which, info):
@@ -157,11 +166,16 @@ class _RemoteBM25:
 
 
 class _RemoteVectors:
+    """A shard's vectors, read by row from it. Rows read are kept (up to KEPT): a question reads
+    its candidates' vectors for the first stage and again for the second."""
+
     ndim = 2
     dtype = np.dtype(np.float32)
+    KEPT = 50_000  # rows (75 MB at 384 dimensions)
 
     def __init__(self, handle, label, which, n, dim):
         self.handle, self.label, self.which, self.shape = handle, label, which, (n, dim)
+        self._kept: dict[int, np.ndarray] = {}
 
     def __len__(self):
         return self.shape[0]
@@ -170,7 +184,17 @@ class _RemoteVectors:
         if isinstance(key, slice):
             key = np.arange(*key.indices(self.shape[0]))
         rows = np.atleast_1d(np.asarray(key, dtype=np.int64))
-        out = _call(self.handle, self.label, "vectors", self.which, rows)
+        held = self._kept
+        have = {r: held[r] for r in set(rows.tolist()) if r in held}
+        missing = sorted(set(rows.tolist()) - have.keys())
+        if missing:
+            got = dict(zip(missing, _call(self.handle, self.label, "vectors", self.which,
+                                          np.asarray(missing, dtype=np.int64))))
+            have.update(got)
+            kept = held if len(held) + len(got) <= self.KEPT else {}
+            kept.update(got)
+            self._kept = kept  # one swap: threads reading at once see the old or the new dict
+        out = np.stack([have[r] for r in rows.tolist()]) if len(rows) else np.zeros((0, self.shape[1]), np.float32)
         return out[0] if np.ndim(key) == 0 else out
 
 

@@ -216,12 +216,24 @@ class FanOutFaiss:
         self.ntotal, self.d = int(self.starts[-1]), int(parts[0].d)
         kinds = {vectors.kind_of(p) for p in parts}
         self.qa_kind = kinds.pop() if len(kinds) == 1 else "mixed"
+        # BM25 indexes whose scores a shard served elsewhere returns with its search (one call a
+        # shard for both: `FanOutBM25.start_scores`); set by `ShardedIndex.of`
+        self.companions: tuple = ()
 
     def search(self, q: np.ndarray, k: int):
+        asked = [bm.pending() for bm in self.companions]
+        together = any(t is not None for t in asked) and all(hasattr(p, "first") for p in self.parts)
+
         def one(i):
             fx = self.parts[i]
+            if together:
+                return fx.first(q, min(k, int(fx.ntotal)), asked)
             return fx.search(q, min(k, int(fx.ntotal))) if fx.ntotal else (None, None)
         found = list(self.pool.map(one, range(len(self.parts)))) if self.pool else [one(0)]
+        if together:
+            for j, bm in enumerate(self.companions):
+                if asked[j] is not None:
+                    bm.fulfil(asked[j], [f[2][j] for f in found])
         d = np.concatenate([f[0] for f in found if f[0] is not None], axis=1)
         ids = np.concatenate([np.where(f[1] >= 0, f[1] + self.starts[i], -1)
                               for i, f in enumerate(found) if f[1] is not None], axis=1)
@@ -274,14 +286,22 @@ class FanOutBM25:
         return np.asarray(p.get_scores(known), dtype=np.float32) if known else np.zeros(n, np.float32)
 
     def start_scores(self, tokens: list[str]) -> None:
-        if tokens and self.remote and self.pool is not None:
-            self._started.job = (list(tokens), [self.pool.submit(self._shard_scores, i, list(tokens))
-                                                for i in range(len(self.parts))])
+        """Shards served elsewhere: these tokens' scores are to come back with the vector search
+        this thread runs next (`FanOutFaiss.search`), in the same call to each shard."""
+        if tokens and self.remote:
+            self._started.job = (list(tokens), None)
+
+    def pending(self) -> list[str] | None:
+        job = getattr(self._started, "job", None)
+        return job[0] if job is not None and job[1] is None else None
+
+    def fulfil(self, tokens: list[str], per_shard: list[np.ndarray]) -> None:
+        self._started.job = (tokens, per_shard)
 
     def get_scores(self, tokens: list[str]) -> np.ndarray:
         job, self._started.job = getattr(self._started, "job", None), None
-        if job is not None and job[0] == list(tokens):
-            return np.concatenate([f.result() for f in job[1]])
+        if job is not None and job[1] is not None and job[0] == list(tokens):
+            return np.concatenate([np.asarray(x, dtype=np.float32) for x in job[1]])
         # Scoring a shard's postings is quick next to handing work to a thread (0.02 against 0.3 ms
         # at 14k sentences a shard): threads only for shards large enough, or elsewhere.
         threads = self.remote or self.scores["num_docs"] >= PARALLEL_BM25_DOCS * len(self.parts)
@@ -346,5 +366,6 @@ class ShardedIndex(ix.Index):
                   sent_hub=np.concatenate([sentence_hubness(s) for s in shards]).astype(np.float32),
                   _faiss=FanOutFaiss([s.faiss for s in shards], pool),
                   _faiss_para=FanOutFaiss([s.faiss_para for s in shards], pool))
+        out._faiss.companions = (out.bm25_sent, out.bm25_para)
         out.shards = shards
         return out
