@@ -13,7 +13,7 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	cp requirements.txt $(STAMP)
 
-# Ray (optional at run time: `build --ray`); the tests use it, so `make test` installs it
+# Ray (optional at run time: `build --ray`, `serve`); the tests use it, so `make test` installs it
 RAY_STAMP := $(VENV)/.installed-ray
 $(RAY_STAMP): requirements-ray.txt $(STAMP)
 	$(BIN)/python -m pip install -q -c requirements.txt -r requirements-ray.txt
@@ -32,7 +32,7 @@ test: venv $(RAY_STAMP)
 
 # Benchmarks (figures, never assertions): speed and scale against the floor and peers, quote
 # retrieval on SQuAD and on the BBC archive (with txtai beside), building the BBC archive (one
-# process, Ray, txtai), and the web chat under load. `make bench QUICK=1` (or bench-quick): < 2 min.
+# process, Ray, txtai), the web chat under load, and the BBC archive in shards (one process, Ray Serve). `make bench QUICK=1` (or bench-quick): < 2 min.
 # Peers (txtai, Haystack) live in their own venv that sees the app's torch through a .pth file,
 # so torch is neither installed twice nor upgraded.
 PEERS := benchmarks/.venv-peers
@@ -54,6 +54,7 @@ else
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/load.py --index benchmarks/data/bbc/index --seeds ../shared/corpora/bbc-2005 --questions tests/data/bbc_questions.jsonl
 	$(BIN)/python benchmarks/catalog.py
+	$(BIN)/python benchmarks/shards.py
 endif
 
 bench-quick:

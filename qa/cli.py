@@ -184,10 +184,13 @@ def cmd_serve(args) -> int:
     from . import serve
     from ray import serve as ray_serve
     import ray
+    from .library import default_index_dir
+    index_dir = args.index or str(default_index_dir())
+    serve.shard_set(index_dir)  # before Ray starts: is there a shard set to serve?
     ray.init(address=args.ray or None, ignore_reinit_error=True, logging_level="ERROR", log_to_driver=False)
     ray_serve.start(http_options={"host": args.host, "port": args.port})
-    serve.run(args.index or "index", route_prefix="/", replicas=args.replicas)
-    print(f"serving {args.index or 'index'} on Ray Serve as app '{serve.APP}': POST JSON to "
+    serve.run(index_dir, route_prefix="/", replicas=args.replicas)
+    print(f"serving {index_dir} on Ray Serve as app '{serve.APP}': POST JSON to "
           f"http://{args.host}:{args.port}/, or QA_SERVE={args.ray or 'auto'} python -m qa ask ...", flush=True)
     if args.ray:
         return 0

@@ -276,15 +276,21 @@ class Ingress:
             return JSONResponse({"error": str(e)}, status_code=400)
 
 
+def shard_set(index_dir: str | Path) -> dict:
+    """The manifest of the shard set in `index_dir`; IndexFileError when there is none."""
+    manifest = store.read_manifest(Path(index_dir))
+    if manifest is None or not manifest.get("shards"):
+        raise store.IndexFileError(f"{index_dir}: not a shard set (build it with --shards N)")
+    return manifest
+
+
 def app(args: dict):
     """The Serve application over the shard set in `args["index_dir"]` (`serve run qa.serve:app
     index_dir=DIR`). Optional: `replicas` (of each shard), `ingress_replicas`, `encoder_replicas`,
     `cpus` (CPUs a replica reserves, default 0.1: the replicas of this machine share its cores),
     `encoder_gpus` (GPUs an encoder replica reserves)."""
     index_dir = str(Path(args["index_dir"]).resolve())
-    manifest = store.read_manifest(Path(index_dir))
-    if manifest is None or not manifest.get("shards"):
-        raise store.IndexFileError(f"{index_dir}: not a shard set (build it with --shards N)")
+    manifest = shard_set(index_dir)
     data, cpus = manifest["data"], float(args.get("cpus", 0.1))
     opts = {"ray_actor_options": {"num_cpus": cpus}}
     shard = serve.deployment(ShardService)
@@ -316,7 +322,11 @@ class Served:
         if not ray.is_initialized():
             ray.init(address=address or "auto", ignore_reinit_error=True, logging_level="ERROR",
                      log_to_driver=False)
-        self.handle = serve.get_app_handle(name)
+        try:
+            self.handle = serve.get_app_handle(name)
+        except Exception as e:  # noqa: BLE001 - Ray says it several ways; one line says what to do
+            raise ShardUnavailable(f"no '{name}' app is served on this Ray cluster ({type(e).__name__}); "
+                                   "start one with: python -m qa serve --index DIR") from None
 
     def _call(self, method: str, *args, **kwargs):
         try:

@@ -133,6 +133,8 @@ def test_cli_build_shards(tmp_path, seed_index_dir):
     d = tmp_path / "index"
     shutil.copytree(seed_index_dir, d)
     run = lambda *a: subprocess.run([sys.executable, "-m", "qa", *a], cwd=ROOT, capture_output=True, text=True)
+    r = run("serve", "--index", str(d))  # an index of one: nothing to serve, said before Ray starts
+    assert r.returncode == 1 and "not a shard set (build it with --shards N)" in r.stderr
     for bad in ("0", "65", "two"):
         r = run("build", "--index", str(d), "--seeds", str(SEEDS), "--shards", bad, "--quiet")
         assert r.returncode == 2 and "whole number of shards" in r.stderr
