@@ -12,7 +12,7 @@ import datetime as _dt
 from pathlib import Path
 
 from . import index as ix
-from . import integrity
+from . import integrity, store
 
 
 def write(new: ix.Index, gen: Path, n_shards: int = 1) -> tuple[dict, ix.Index]:
@@ -47,3 +47,15 @@ def load(index_dir: Path, manifest: dict) -> ix.Index:
         from . import shards
         return shards.load(index_dir / manifest["data"], manifest)
     return ix.load(index_dir / manifest["data"], manifest)
+
+
+def shard_count(index_dir: Path, wanted: int | None, index: ix.Index | None) -> int:
+    """How many shards a write of `index` makes: `wanted`, else as many as the index on disk has
+    (1 for a new one); never more than it has articles."""
+    n = wanted
+    if n is None:
+        try:
+            n = len((store.read_manifest(index_dir) or {}).get("shards") or []) or 1
+        except store.IndexFileError:
+            n = 1
+    return max(1, min(n, len(index.entries))) if index is not None else n

@@ -265,14 +265,7 @@ class Library:
         progress.close()
 
     def _shard_count(self, index: ix.Index | None) -> int:
-        """How many shards a write of `index` makes: as asked, else as many as the index on disk has."""
-        n = self.shards
-        if n is None:
-            try:
-                n = len((store.read_manifest(self.index_dir) or {}).get("shards") or []) or 1
-            except store.IndexFileError:
-                n = 1
-        return max(1, min(n, len(index.entries))) if index is not None else n
+        return generation.shard_count(self.index_dir, self.shards, index)
 
     def build(self, seeds_dir: str | Path | None = None, progress=None) -> ix.Index:
         """Sync the index with the seeds folder, keeping every user-added article.

@@ -19,9 +19,14 @@ On disk a shard set is one generation folder holding `shard-00/`, `shard-01/`, .
 manifest's `shards` list (each shard's folder and counts); it is written and replaced
 atomically like any generation, and its checksums cover every shard's files.
 
-What is left out: adding or removing articles re-splits the whole collection (`qa.library`
-builds the new index in one process, then cuts it), so a write needs the machine that could
-hold it; serving shards from other machines (Ray Serve) is not here.
+Shards served from other machines (`qa.serve`, Ray Serve) plug into the same classes: a part
+with a `handle` is remote, and is then asked in parallel, postings of many terms at once, and
+BM25 scores together with the vector search (`start_scores`).
+
+What is left out: adding or removing articles re-cuts the whole collection (`qa.library`
+builds the new index in one process, then cuts it), so a write needs a machine that could
+hold it; FAISS orders equal scores its own way, so the vector search's best k are the same
+set as the single index's, ties (duplicate stories) in row order.
 """
 
 from __future__ import annotations
