@@ -38,7 +38,7 @@ import numpy as np
 from .hubness import REFRESH_MAX, hubness
 from .bm25 import tokenize
 from .index import Index
-from .vectors import kind_of
+from .vectors import kind_of, serving_thread
 
 # Fusion weights; `python -m qa eval` and benchmarks/squad.py measure them.
 # Fitted by coordinate ascent (benchmarks/tune.py) on a joint objective: P@1 + MRR@10 on
@@ -297,6 +297,7 @@ def _sentences_of(index: Index, paras: np.ndarray) -> np.ndarray:
 def candidates(index: Index, qvec: np.ndarray, question: str,
                n_candidates: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Candidate sentence rows and every feature of each (the columns of `FEATURES`)."""
+    serving_thread()
     n = len(index)
     q = np.ascontiguousarray(qvec, dtype=np.float32).reshape(1, -1)
     tokens = query_tokens(question)

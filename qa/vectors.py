@@ -12,6 +12,7 @@ What is left out: the sentences and paragraphs the vectors belong to (`qa.index`
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -182,6 +183,18 @@ def serve_threads() -> None:
     """One query at a time is answered fastest on one OpenMP thread (and leaves a core free)."""
     import faiss
     faiss.omp_set_num_threads(1)
+    _serving.set = True
+
+
+_serving = threading.local()
+
+
+def serving_thread() -> None:
+    """`serve_threads` once in each thread that searches. OpenMP's setting is per thread: a web
+    server's worker threads start with its default, every core, and answered one BBC question in
+    25 ms instead of 20 (FAISS 6.5 ms instead of 4.9; the same when two ask at once)."""
+    if not getattr(_serving, "set", False):
+        serve_threads()
 
 
 def _add(fx, vecs: np.ndarray, train: bool = False) -> None:

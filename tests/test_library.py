@@ -269,3 +269,22 @@ def test_questions_do_not_wait_for_an_upload_being_indexed(fresh_library, monkey
         release.set()
         t.join(60)
     assert "kiwi" in {a["id"] for a in lib.articles()}
+
+
+def test_a_new_thread_searches_on_one_openmp_thread(seed_library):
+    """OpenMP's thread count is per thread: a web server's worker thread starts with every core,
+    which made one question slower; the first search in a thread sets it to one."""
+    import threading
+    import faiss
+    seed_library.ask("Why isn't Russia in the coalition?")  # loaded here, not in the thread
+    got = []
+
+    def worker():
+        faiss.omp_set_num_threads(2)  # as a fresh thread on a machine with cores to spare
+        seed_library.ask("Why isn't Russia in the coalition?")
+        got.append(faiss.omp_get_max_threads())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert got == [1]
