@@ -165,25 +165,17 @@ class _RemoteBM25:
         return _call(self.handle, self.label, "postings", self.which, list(terms))
 
 
-class _RemoteVectors:
+class _RemoteVectors(sh.vectors.RowMatrix):
     """A shard's vectors, read by row from it. Rows read are kept (up to KEPT): a question reads
     its candidates' vectors for the first stage and again for the second."""
 
-    ndim = 2
-    dtype = np.dtype(np.float32)
     KEPT = 50_000  # rows (75 MB at 384 dimensions)
 
     def __init__(self, handle, label, which, n, dim):
         self.handle, self.label, self.which, self.shape = handle, label, which, (n, dim)
         self._kept: dict[int, np.ndarray] = {}
 
-    def __len__(self):
-        return self.shape[0]
-
-    def __getitem__(self, key):
-        if isinstance(key, slice):
-            key = np.arange(*key.indices(self.shape[0]))
-        rows = np.atleast_1d(np.asarray(key, dtype=np.int64))
+    def _take(self, rows: np.ndarray) -> np.ndarray:
         held = self._kept
         have = {r: held[r] for r in set(rows.tolist()) if r in held}
         missing = sorted(set(rows.tolist()) - have.keys())
@@ -194,8 +186,7 @@ class _RemoteVectors:
             kept = held if len(held) + len(got) <= self.KEPT else {}
             kept.update(got)
             self._kept = kept  # one swap: threads reading at once see the old or the new dict
-        out = np.stack([have[r] for r in rows.tolist()]) if len(rows) else np.zeros((0, self.shape[1]), np.float32)
-        return out[0] if np.ndim(key) == 0 else out
+        return np.stack([have[r] for r in rows.tolist()])
 
 
 def _remote_shard(handle, meta: dict) -> ix.Index:

@@ -154,12 +154,9 @@ def _offsets(sizes) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(list(sizes))]).astype(np.int64)
 
 
-class Stacked:
-    """The shards' vector matrices read as one [n, dim] matrix: rows, slices and row arrays are
-    read from the shard that holds them. Read-only."""
-
-    ndim = 2
-    dtype = np.dtype(np.float32)
+class Stacked(vectors.RowMatrix):
+    """The shards' vector matrices read as one [n, dim] matrix (`qa.vectors.RowMatrix`): rows
+    are read from the shard that holds them, an article's rows (a slice in one shard) at once."""
 
     def __init__(self, parts: list, pool: ThreadPoolExecutor | None = None):
         self.parts = parts
@@ -167,18 +164,12 @@ class Stacked:
         self.starts = _offsets(len(p) for p in parts)
         self.shape = (int(self.starts[-1]), int(parts[0].shape[1]) if parts else 0)
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
     def exact(self) -> "Stacked":
         return Stacked([vectors.exact_vectors(p) for p in self.parts], self.pool)
 
-    def _rows(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64).ravel()
-        if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
-            raise IndexError(f"row out of range for {self.shape[0]} vectors")
+    def _take(self, rows: np.ndarray) -> np.ndarray:
         which = np.searchsorted(self.starts, rows, side="right") - 1
-        if len(rows) and which[0] == which[-1] and (which == which[0]).all():  # one shard: one read
+        if which[0] == which[-1] and (which == which[0]).all():  # one shard: one read
             s = int(which[0])
             return np.asarray(self.parts[s][rows - self.starts[s]], dtype=np.float32)
         out = np.empty((len(rows), self.shape[1]), np.float32)
@@ -189,22 +180,11 @@ class Stacked:
             out[at] = got
         return out
 
-    def __getitem__(self, key):
-        if isinstance(key, tuple):
-            rows, *rest = key
-            return self[rows][(slice(None), *rest)] if rest else self[rows]
-        if isinstance(key, slice):
-            lo, hi, step = key.indices(self.shape[0])
-            s = int(np.searchsorted(self.starts, lo, side="right")) - 1
-            if step == 1 and lo < hi and hi <= self.starts[s + 1]:  # within one shard (an article's rows)
-                return np.asarray(self.parts[s][lo - self.starts[s]:hi - self.starts[s]], dtype=np.float32)
-            return self._rows(np.arange(lo, hi, step))
-        if isinstance(key, (int, np.integer)):
-            return self._rows(np.array([key + self.shape[0] if key < 0 else key]))[0]
-        key = np.asarray(key)
-        if key.dtype == bool:
-            key = np.flatnonzero(key)
-        return self._rows(key).reshape(*key.shape, self.shape[1])
+    def _slice(self, lo: int, hi: int, step: int) -> np.ndarray:
+        s = int(np.searchsorted(self.starts, lo, side="right")) - 1
+        if step == 1 and lo < hi and hi <= self.starts[s + 1]:  # within one shard
+            return np.asarray(self.parts[s][lo - self.starts[s]:hi - self.starts[s]], dtype=np.float32)
+        return super()._slice(lo, hi, step)
 
     def __array__(self, dtype=None, copy=None):
         out = np.concatenate([np.asarray(p, dtype=np.float32) for p in self.parts]) if self.parts \

@@ -74,40 +74,24 @@ def kind_of(fx) -> str:
     return "flat"
 
 
-class CodedVectors:
-    """The vectors a coded FAISS index holds, read as a float32 matrix [n, dim]: what search
-    re-scores its candidates with when the index is an IVF over codes (`serving_vectors`).
-
-    A million sentences' float file is 1.5 GB; their codes are already in RAM inside FAISS.
-    Reading candidates' rows from the memory-mapped floats left nearly the whole file
-    resident after a few hundred questions (the kernel maps the pages around every row it
-    reads), so such an index decodes rows from its codes instead (an 8-byte-a-row direct map
-    says where each row's code is). Decoded vectors differ from the floats by the code's
-    step: about 1e-5 a component for fp16, 5e-4 for 8-bit codes; `floats` is the exact
-    matrix, memory-mapped and never read by search: building (re-used rows, extending FAISS)
-    and bench's ground truth use it.
-
-    Read-only. Supports len(), .shape, .dtype, v[i], v[int array] (any order, repeats),
-    v[bool mask], v[i:j:k], v[rows, cols] and np.asarray(v) (decodes every row)."""
+class RowMatrix:
+    """A read-only float32 matrix [n, dim] whose rows are read through `_take` (a sorted or
+    unsorted int64 array of rows, each in range): `CodedVectors`, a shard set's `Stacked` and
+    the ingress's `qa.serve` vectors. Supports len(), .shape, .dtype, v[i], v[int array] (any
+    order, repeats, negative from the end), v[bool mask], v[i:j:k] and v[rows, cols]."""
 
     ndim = 2
     dtype = np.dtype(np.float32)
-
-    def __init__(self, fx, floats: np.ndarray | None = None):
-        import faiss
-        if isinstance(fx, faiss.IndexIVF) and fx.direct_map.type == faiss.DirectMap.NoMap:
-            fx.make_direct_map()  # row -> (list, offset): rows are added in order, so an array
-        self.fx = fx
-        self.shape = (int(fx.ntotal), int(fx.d))
-        self.floats = floats
-        if floats is not None and tuple(floats.shape) != self.shape:
-            raise ValueError(f"float vectors {tuple(floats.shape)} != coded {self.shape}")
+    shape: tuple[int, int]
 
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __repr__(self) -> str:
-        return f"CodedVectors({type(self.fx).__name__}, shape={self.shape})"
+    def _take(self, ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _slice(self, lo: int, hi: int, step: int) -> np.ndarray:
+        return self._rows(np.arange(lo, hi, step))
 
     def _rows(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).ravel()
@@ -117,14 +101,14 @@ class CodedVectors:
         ids = np.ascontiguousarray(np.where(ids < 0, ids + n, ids))
         if not len(ids):
             return np.zeros((0, self.shape[1]), np.float32)
-        return self.fx.reconstruct_batch(ids)
+        return self._take(ids)
 
     def __getitem__(self, key):
         if isinstance(key, tuple):
             rows, *rest = key
             return self[rows][(slice(None), *rest)] if rest else self[rows]
         if isinstance(key, slice):
-            return self._rows(np.arange(*key.indices(self.shape[0])))
+            return self._slice(*key.indices(self.shape[0]))
         if isinstance(key, (int, np.integer)):
             return self._rows(np.array([key]))[0]
         key = np.asarray(key)
@@ -137,6 +121,38 @@ class CodedVectors:
                 raise IndexError("rows must be integers, a slice or a boolean mask")
             key = key.astype(np.int64)
         return self._rows(key).reshape(*key.shape, self.shape[1])
+
+
+class CodedVectors(RowMatrix):
+    """The vectors a coded FAISS index holds, read as a float32 matrix [n, dim]: what search
+    re-scores its candidates with when the index is an IVF over codes (`serving_vectors`).
+
+    A million sentences' float file is 1.5 GB; their codes are already in RAM inside FAISS.
+    Reading candidates' rows from the memory-mapped floats left nearly the whole file
+    resident after a few hundred questions (the kernel maps the pages around every row it
+    reads), so such an index decodes rows from its codes instead (an 8-byte-a-row direct map
+    says where each row's code is). Decoded vectors differ from the floats by the code's
+    step: about 1e-5 a component for fp16, 5e-4 for 8-bit codes; `floats` is the exact
+    matrix, memory-mapped and never read by search: building (re-used rows, extending FAISS)
+    and bench's ground truth use it.
+
+    Read-only (`RowMatrix`); np.asarray(v) decodes every row."""
+
+    def __init__(self, fx, floats: np.ndarray | None = None):
+        import faiss
+        if isinstance(fx, faiss.IndexIVF) and fx.direct_map.type == faiss.DirectMap.NoMap:
+            fx.make_direct_map()  # row -> (list, offset): rows are added in order, so an array
+        self.fx = fx
+        self.shape = (int(fx.ntotal), int(fx.d))
+        self.floats = floats
+        if floats is not None and tuple(floats.shape) != self.shape:
+            raise ValueError(f"float vectors {tuple(floats.shape)} != coded {self.shape}")
+
+    def __repr__(self) -> str:
+        return f"CodedVectors({type(self.fx).__name__}, shape={self.shape})"
+
+    def _take(self, ids: np.ndarray) -> np.ndarray:
+        return self.fx.reconstruct_batch(ids)
 
     def __array__(self, dtype=None, copy=None):
         out = np.empty(self.shape, np.float32)
