@@ -89,10 +89,21 @@ class TermCounts:
         return TermCounts(other.vocab, np.concatenate([self.indptr, other.indptr[1:] + self.indptr[-1]]),
                           np.concatenate([self.terms, other.terms]), np.concatenate([self.counts, other.counts]))
 
-    def lengths(self) -> np.ndarray:
-        """Each document's length in tokens (float64, as BM25 uses it)."""
-        doc = np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.indptr))
+    def _doc_of_entry(self) -> np.ndarray:
+        """The document of each (document, term) entry."""
+        return np.repeat(np.arange(len(self), dtype=np.int32), np.diff(self.indptr))
+
+    def lengths(self, doc: np.ndarray | None = None) -> np.ndarray:
+        """Each document's length in tokens (float64, as BM25 uses it); `doc`: `_doc_of_entry()`."""
+        doc = self._doc_of_entry() if doc is None else doc
         return np.bincount(doc, weights=self.counts, minlength=len(self))
+
+    def words(self) -> np.ndarray:
+        """The vocabulary as an array of terms by id."""
+        words = np.empty(len(self.vocab), dtype=object)
+        for t, i in self.vocab.items():
+            words[i] = t
+        return words
 
     def stats(self) -> "CollectionStats":
         """What BM25 takes from the whole collection: document count, mean length, each term's
@@ -101,13 +112,12 @@ class TermCounts:
         return CollectionStats(len(self), float(dl.mean()) if len(dl) else 0.0,
                                np.bincount(self.terms, minlength=len(self.vocab)))
 
-    def compact(self, df: np.ndarray) -> tuple["TermCounts", np.ndarray]:
+    def compact(self, df: np.ndarray, words: np.ndarray | None = None) -> tuple["TermCounts", np.ndarray]:
         """These documents over a vocabulary of only the terms they hold (a shard of a large
-        collection need not carry every term of it), with `df` (by the old ids) in the new ids."""
+        collection need not carry every term of it), with `df` (by the old ids) in the new ids.
+        `words`: `self.words()`, made once when many parts of one collection are compacted."""
         used = np.unique(np.asarray(self.terms))
-        words = np.empty(len(self.vocab), dtype=object)
-        for t, i in self.vocab.items():
-            words[i] = t
+        words = self.words() if words is None else words
         vocab = {str(t): i for i, t in enumerate(words[used])}
         terms = np.searchsorted(used, np.asarray(self.terms)).astype(np.int32)
         return TermCounts(vocab, np.asarray(self.indptr), terms, np.asarray(self.counts)), df[used]
@@ -124,14 +134,13 @@ class TermCounts:
         if not len(self):  # bm25s cannot index nothing: one empty document, as before
             return TermCounts.of([[""]]).bm25()
         n, v = len(self), len(self.vocab)
-        doc = np.repeat(np.arange(n, dtype=np.int32), np.diff(self.indptr))
-        dl = self.lengths()
-        own_df = np.bincount(self.terms, minlength=v)
-        big_n, avgdl, df = (n, dl.mean(), own_df) if stats is None else (stats.n, stats.avgdl, stats.df)
-        idf = np.log(1 + (big_n - df + 0.5) / (df + 0.5)).astype(np.float32).astype(np.float64)
+        doc = self._doc_of_entry()
+        dl = self.lengths(doc)
+        df = np.bincount(self.terms, minlength=v)
+        all_n, avgdl, all_df = (n, dl.mean(), df) if stats is None else (stats.n, stats.avgdl, stats.df)
+        idf = np.log(1 + (all_n - all_df + 0.5) / (all_df + 0.5)).astype(np.float32).astype(np.float64)
         tf = self.counts.astype(np.float64)
         score = idf[self.terms] * (tf / (bm.k1 * ((1 - bm.b) + bm.b * dl[doc] / avgdl) + tf))
-        df = own_df
         order = np.argsort(self.terms, kind="stable")  # by term, documents in order within a term
         indptr = np.zeros(v + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])

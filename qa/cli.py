@@ -16,10 +16,13 @@ def _library(args):
     serve_at = getattr(args, "serve", None)
     if serve_at:  # a shard set on Ray Serve (`qa.serve`, imported only then)
         from . import serve
-        return serve.Served(None if serve_at == "local" else serve_at)
+        return serve.Served(serve_at)
     from .library import Library
     seeds = getattr(args, "seeds", None)
     return Library(index_dir=args.index, seeds_dir=seeds, shards=getattr(args, "shards", None))
+
+
+MAX_SHARDS = 64  # qa.shards.MAX_SHARDS (not imported to parse arguments: it loads numpy and FAISS)
 
 
 def _shard_count(text: str) -> int:
@@ -27,8 +30,8 @@ def _shard_count(text: str) -> int:
         n = int(text)
     except ValueError:
         n = 0
-    if not 1 <= n <= 64:
-        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of shards from 1 to 64")
+    if not 1 <= n <= MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of shards from 1 to {MAX_SHARDS}")
     return n
 
 
@@ -84,7 +87,8 @@ def cmd_build(args) -> int:
             lib.engine.close()
     dt = time.perf_counter() - t
     n_emb = len(lib.last_embedded)
-    n_shards = len(getattr(index, "shards", None) or [index])
+    from .generation import shards_in
+    n_shards = shards_in(index)
     print(f"index {lib.index_dir}: {len(index.entries)} articles, {len(index)} sentences"
           f"{f' in {n_shards} shards' if n_shards > 1 else ''} "
           f"({n_emb} article{'s' if n_emb != 1 else ''} embedded) in {dt:.2f}s")
@@ -183,13 +187,11 @@ def cmd_serve(args) -> int:
     import time
     from . import serve
     from ray import serve as ray_serve
-    import ray
     from .library import default_index_dir
     index_dir = args.index or str(default_index_dir())
     serve.shard_set(index_dir)  # before Ray starts: is there a shard set to serve?
-    ray.init(address=args.ray or None, ignore_reinit_error=True, logging_level="ERROR", log_to_driver=False)
-    ray_serve.start(http_options={"host": args.host, "port": args.port})
-    serve.run(index_dir, route_prefix="/", replicas=args.replicas)
+    serve.run(index_dir, args.ray or None, route_prefix="/", http={"host": args.host, "port": args.port},
+              replicas=args.replicas)
     print(f"serving {index_dir} on Ray Serve as app '{serve.APP}': POST JSON to "
           f"http://{args.host}:{args.port}/, or QA_SERVE={args.ray or 'auto'} python -m qa ask ...", flush=True)
     if args.ray:

@@ -49,6 +49,11 @@ def load(index_dir: Path, manifest: dict) -> ix.Index:
     return ix.load(index_dir / manifest["data"], manifest)
 
 
+def shards_in(index: ix.Index) -> int:
+    """How many shards a loaded or written index is in (1: an index of one)."""
+    return len(getattr(index, "shards", None) or [index])
+
+
 def shard_count(index_dir: Path, wanted: int | None, index: ix.Index | None) -> int:
     """How many shards a write of `index` makes: `wanted`, else as many as the index on disk has
     (1 for a new one); never more than it has articles."""

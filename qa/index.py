@@ -71,6 +71,9 @@ class Index:
     def article(self, row: int) -> Article:
         return self.entries[row].article
 
+    def article_by_id(self, article_id: str) -> Article | None:
+        return next((e.article for e in self.entries if e.article.id == article_id), None)
+
     def sentence_text(self, i: int) -> str:
         a, p, s, e = (int(x) for x in self.sent[i])
         article = self.entries[a].article

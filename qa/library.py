@@ -286,7 +286,7 @@ class Library:
                 entries = list(seeds)
                 for e in users:
                     entries.append(ix.Entry(self._unique(e.article, entries), e.origin, e.file))
-                if old is not None and len(getattr(old, "shards", None) or [old]) == self._shard_count(old) and \
+                if old is not None and generation.shards_in(old) == self._shard_count(old) and \
                         [(e.article.id, e.article.fingerprint, e.origin) for e in entries] == \
                         [(e.article.id, e.article.fingerprint, e.origin) for e in old.entries]:
                     self.last_embedded = []
@@ -345,10 +345,10 @@ class Library:
     def remove(self, article_id: str) -> Article:
         with self._lock, store.writer_lock(self.index_dir):
             old = self._current() or self.index
-            keep = [e for e in old.entries if e.article.id != article_id]
-            if len(keep) == len(old.entries):
+            gone = old.article_by_id(article_id)
+            if gone is None:
                 raise KeyError(f"no article with id '{article_id}'")
-            gone = next(e.article for e in old.entries if e.article.id == article_id)
+            keep = [e for e in old.entries if e.article.id != article_id]
             self._commit(keep, old)
             return gone
 
@@ -360,7 +360,7 @@ class Library:
                  "paragraphs": len(e.article.paragraphs)} for e in index.entries]
 
     def get(self, article_id: str) -> Article | None:
-        return next((e.article for e in self.index.entries if e.article.id == article_id), None)
+        return self.index.article_by_id(article_id)
 
     def ask(self, question: str, k: int = 3, history: list[str] | None = None, *,
             speaker: str | None = None, source: str | None = None,
@@ -386,7 +386,7 @@ def default_library() -> Library:
         if key not in _default:
             if where:
                 from .serve import Served
-                _default[key] = Served(None if where == "local" else where)
+                _default[key] = Served(where)
             else:
                 _default[key] = Library()
         return _default[key]

@@ -92,9 +92,7 @@ class ShardService:
         return d, i, [None if t is None else self.scores(w, t) for w, t in zip(_WHICH, token_lists)]
 
     def scores(self, which: str, tokens: list[str]) -> np.ndarray:
-        bm = self._bm(which)
-        known = [t for t in tokens if t in bm.vocab_dict]
-        return np.asarray(bm.get_scores(known), np.float32) if known else np.zeros(bm.scores["num_docs"], np.float32)
+        return sh.scores_of(self._bm(which), tokens)
 
     def postings(self, which: str, terms: list[str]) -> list[np.ndarray]:
         from .search import _posting_list
@@ -245,7 +243,7 @@ class Ingress:
 
     def get(self, article_id: str):
         index, _ = self._ready()
-        return next((e.article for e in index.entries if e.article.id == article_id), None)
+        return index.article_by_id(article_id)
 
     def count(self) -> tuple[int, int]:
         index, _ = self._ready()
@@ -295,24 +293,31 @@ def app(args: dict):
                                              **opts).bind(handles, encoder, data)
 
 
-def run(index_dir: str | Path, address: str | None = None, name: str = APP, route_prefix: str | None = "/",
-        **options):
-    """Deploy the app on the Ray at `address` (None: a local runtime); returns its ingress handle."""
+def _connect(address: str | None) -> None:
+    """Join the Ray at `address` (None: start a local runtime), unless this process already is on one."""
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, logging_level="ERROR", log_to_driver=False)
+
+
+def run(index_dir: str | Path, address: str | None = None, name: str = APP, route_prefix: str | None = "/",
+        http: dict | None = None, **options):
+    """Deploy the app on the Ray at `address` (None: a local runtime); returns its ingress handle.
+    `http`: Serve's HTTP options (host, port) when this starts Serve."""
+    _connect(address)
+    if http:
+        serve.start(http_options=http)
     return serve.run(app({"index_dir": str(index_dir), **options}), name=name, route_prefix=route_prefix)
 
 
 class Served:
     """A served archive used as the CLI and the web chat use a `qa.Library` (ask, find, get):
-    `address` is Ray's (`ray://HEAD:10001`, `auto`, or None when this process is already on it)."""
+    `address` is Ray's (`ray://HEAD:10001`, `auto`; `local` or None: the Ray this process is on,
+    else the one running on this machine)."""
 
     seeds_dir = Path(os.devnull)  # no seeds folder here: the web chat's examples come from the archive
 
     def __init__(self, address: str | None = None, name: str = APP):
-        if not ray.is_initialized():
-            ray.init(address=address or "auto", ignore_reinit_error=True, logging_level="ERROR",
-                     log_to_driver=False)
+        _connect(address if address not in (None, "", "local") else "auto")
         try:
             self.handle = serve.get_app_handle(name)
         except Exception as e:  # noqa: BLE001 - Ray says it several ways; one line says what to do

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ import numpy as np
 from . import index as ix
 from . import vectors
 from .bm25 import TermCounts, tokenize
-from .search import _postings_sorted, sentence_hubness
+from .search import _bm25_scores, _postings_sorted, sentence_hubness
 
 SHARD_DIR = "shard-{:02d}"
 MAX_SHARDS = 64
@@ -64,6 +65,20 @@ def bounds(index: ix.Index, n: int) -> list[int]:
     return cuts + [n_entries]
 
 
+def scores_of(bm, tokens: list[str]) -> np.ndarray:
+    """One shard's BM25 scores of its every document for `tokens` (zeros where it knows none)."""
+    got = _bm25_scores(bm, tokens)
+    return got if got is not None else np.zeros(int(bm.scores["num_docs"]), np.float32)
+
+
+def _who_codes(index: ix.Index, names: "ix._Names") -> np.ndarray:
+    """Who said each sentence of `index`, as codes into `names` (which grows as needed)."""
+    ix.pack_who(index)
+    if index.who is None:
+        return names.codes(index.sentence_who(r) for r in range(len(index)))
+    return np.array([names.code(x) for x in index.who_names], dtype=np.int32)[index.who]
+
+
 def _counts(bm, texts) -> TermCounts:
     got = getattr(bm, "_qa_counts", None)
     return got if got is not None else TermCounts.of(tokenize(texts()))
@@ -71,17 +86,14 @@ def _counts(bm, texts) -> TermCounts:
 
 def split(index: ix.Index, n: int) -> list[ix.Index]:
     """`index` as `n` shards (fewer when it has fewer articles) that rank as it does."""
-    ix.pack_who(index)
-    who, names = index.who, index.who_names
-    if who is None:
-        coder = ix._Names()
-        who = coder.codes(index.sentence_who(r) for r in range(len(index)))
-        names = coder.names
+    coder = ix._Names()
+    who, names = _who_codes(index, coder), coder.names
     hub = sentence_hubness(index)
     sent_counts = _counts(index.bm25_sent, lambda: [index.sentence_text(i) for i in range(len(index))])
     para_counts = _counts(index.bm25_para, lambda: [ix.paragraph_unit(index.entries[a].article, k)
                                                     for a, k in index.para])
     s_stats, p_stats = sent_counts.stats(), para_counts.stats()
+    s_words, p_words = sent_counts.words(), para_counts.words()
     sent_vecs, para_vecs = vectors.exact_vectors(index.sent_vecs), vectors.exact_vectors(index.para_vecs)
     cuts = bounds(index, n)
     p_col = np.ascontiguousarray(index.para[:, 0])
@@ -102,10 +114,10 @@ def split(index: ix.Index, n: int) -> list[ix.Index]:
                          sent_vecs=np.asarray(sent_vecs[s0:s1], dtype=np.float32),
                          para_vecs=np.asarray(para_vecs[p0:p1], dtype=np.float32),
                          who=np.array(who[s0:s1]), who_names=list(names), sent_hub=np.array(hub[s0:s1]))
-        for attr, counts, stats, lo, hi in (("bm25_sent", sent_counts, s_stats, s0, s1),
-                                            ("bm25_para", para_counts, p_stats, p0, p1)):
-            own, df = counts.take(np.arange(lo, hi)).compact(stats.df)
-            setattr(shard, attr, own.bm25(type(stats)(stats.n, stats.avgdl, df)))
+        for attr, counts, stats, words, lo, hi in (("bm25_sent", sent_counts, s_stats, s_words, s0, s1),
+                                                   ("bm25_para", para_counts, p_stats, p_words, p0, p1)):
+            own, df = counts.take(np.arange(lo, hi)).compact(stats.df, words)
+            setattr(shard, attr, own.bm25(replace(stats, df=df)))
         out.append(shard)
     return out
 
@@ -264,12 +276,6 @@ class FanOutBM25:
         pool = self.pool if threads and self.pool is not None else None
         return list(pool.map(work, range(len(self.parts))) if pool else map(work, range(len(self.parts))))
 
-    def _shard_scores(self, i: int, tokens: list[str]) -> np.ndarray:
-        p = self.parts[i]
-        known = [t for t in tokens if t in p.vocab_dict]
-        n = int(p.scores["num_docs"])
-        return np.asarray(p.get_scores(known), dtype=np.float32) if known else np.zeros(n, np.float32)
-
     def start_scores(self, tokens: list[str]) -> None:
         """Shards served elsewhere: these tokens' scores are to come back with the vector search
         this thread runs next (`FanOutFaiss.search`), in the same call to each shard."""
@@ -290,7 +296,7 @@ class FanOutBM25:
         # Scoring a shard's postings is quick next to handing work to a thread (0.02 against 0.3 ms
         # at 14k sentences a shard): threads only for shards large enough, or elsewhere.
         threads = self.remote or self.scores["num_docs"] >= PARALLEL_BM25_DOCS * len(self.parts)
-        return np.concatenate(self._map(lambda i: self._shard_scores(i, tokens), threads))
+        return np.concatenate(self._map(lambda i: scores_of(self.parts[i], tokens), threads))
 
     def prefetch(self, terms) -> dict[str, np.ndarray]:
         """The merged postings of `terms`; those not yet held are asked of each shard at once."""
@@ -332,13 +338,8 @@ class ShardedIndex(ix.Index):
                                for i, s in enumerate(shards)]).astype(np.int32)
         para = np.concatenate([s.para + np.array([e_off[i], 0], np.int32)
                                for i, s in enumerate(shards)]).astype(np.int32)
-        names, who = ix._Names(), []
-        for s in shards:  # one table of names for the set: each shard's codes mapped into it
-            ix.pack_who(s)
-            if s.who is None:
-                who.append(names.codes(s.sentence_who(r) for r in range(len(s))))
-            else:
-                who.append(np.array([names.code(x) for x in s.who_names], dtype=np.int32)[s.who])
+        names = ix._Names()  # one table of names for the set: each shard's codes mapped into it
+        who = [_who_codes(s, names) for s in shards]
         pool = ThreadPoolExecutor(len(shards), thread_name_prefix="qa-shard", initializer=vectors.serve_threads) \
             if len(shards) > 1 else None
         out = cls(model=shards[0].model, dim=shards[0].dim,
