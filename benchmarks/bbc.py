@@ -5,7 +5,8 @@
 Builds (once; then reuses) an index of the 2,225 articles of ../shared/corpora/bbc-2005 under
 benchmarks/data/bbc/ (or uses --index), asks every question of tests/data/bbc_questions.jsonl
 (follow-ups with their history) with the second stage and with the first stage alone
-(QA_RERANKER=off), interleaved question by question, and reports hit@1/hit@3 on the held-out
+(QA_RERANKER=off), and, where the second stage has its cross-encoder, without it,
+interleaved question by question, and reports hit@1/hit@3 on the held-out
 half (odd ids) and on all, abstention, and warm `ask` p50/p95. txtai 9.14 hybrid, in
 benchmarks/.venv-peers, indexes the same sentences with the same model and answers the same
 questions (their latest question alone: txtai has no follow-ups); a txtai result is right
@@ -55,13 +56,17 @@ def main(argv=None) -> int:
     qs = load_questions(QUESTIONS)
     model = rerank.default()
     systems = {"ours": model, "ours, first stage alone": None}
+    if model is not None and model.reader is not None:
+        systems = {"ours": model, "ours, ranker without the cross-encoder": model.without_reader(),
+                   "ours, first stage alone": None}
     records = {s: [] for s in systems}
     lat = {s: [] for s in systems}
     lib.ask(qs[0]["question"])  # warm
     for q in qs:
         for name, m in systems.items():
             t = time.perf_counter()
-            a = answer(lib.index, lib.embedder, q["question"], k=3, history=q["history"], rerank=m is not None)
+            a = answer(lib.index, lib.embedder, q["question"], k=3, history=q["history"],
+                       rerank=m if m is not None else False)
             lat[name].append(time.perf_counter() - t)
             rank = next((i + 1 for i, qt in enumerate(a.quotes) if is_correct(qt.text, q)), None)
             records[name].append({"id": q["id"], "answerable": bool(q["support"]), "answered": a.answered,

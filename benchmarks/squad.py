@@ -167,19 +167,24 @@ def main(argv=None) -> int:
         dump(lib, questions, args.dump)
         return 0
 
+    from qa.rerank import default
+    model = default()
     systems = {}
     if args.only in ("ours", "all"):
         systems["ours"] = None
+        if model is not None and model.reader is not None:
+            systems["ours, ranker without the cross-encoder"] = "ranker alone"
         systems["ours, first stage alone"] = "first stage"
     if args.only in ("baselines", "all"):
         systems.update(BASELINES)
     sent_chars = mean_sentence_chars(lib.index)
     rows, details = [], {}
     for name, weights in systems.items():
-        first = weights == "first stage"
-        r = ev.evaluate(lib, questions, k=args.k, weights=None if first else weights, rerank=not first)
+        ours = weights in (None, "first stage", "ranker alone")
+        rerank = False if weights == "first stage" else model.without_reader() if weights == "ranker alone" else True
+        r = ev.evaluate(lib, questions, k=args.k, weights=None if ours else weights, rerank=rerank)
         details[name] = {k: v for k, v in r.items() if k != "misses"}
-        details[name]["weights"] = dict(WEIGHTS) if weights in (None, "first stage") else weights
+        details[name]["weights"] = dict(WEIGHTS) if ours else weights
         # the second half of the questions is held out from every fit (qa/search.py weights, qa/rerank.py)
         held = [x.get("rank") or 10 ** 9 for x in r["records"][len(r["records"]) // 2:]]
         h1, hm = sum(x == 1 for x in held) / len(held), sum(1 / x for x in held if x <= args.k) / len(held)

@@ -40,6 +40,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from qa.cross_encoder import MODEL_PATH as READER_PATH  # noqa: E402
 from qa.rerank import FEATURES, MODEL_PATH, answer_inputs  # noqa: E402
 
 DATA = HERE / "data" / "rerank"
@@ -71,7 +72,7 @@ def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str
     from qa.rerank import features
     from qa.search import candidates, fuse
     index, emb = lib.index, lib.embedder
-    X, y, g, answerable = [], [], [], []
+    X, y, g, answerable, cand_rows, qvecs = [], [], [], [], [], []
     para_of = {}
     if ablate == "paragraph":
         import re
@@ -93,16 +94,20 @@ def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str
         rows, feats = rows[keep], {f: v[keep] for f, v in feats.items()}
         fused = fuse(feats)
         head = np.argsort(-fused, kind="stable")[:top]
+        asked = " ".join(q["question"].split())
         X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head],
-                           " ".join(q["question"].split())))
+                          asked))
         y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows[head]], dtype=np.int8))
         answerable.append(bool(q["support"]) and (not ablate or bool(y[-1].any())))
         g.append(np.full(len(head), n, dtype=np.int32))
+        cand_rows.append(rows[head])
+        qvecs.append(np.asarray(qvec, dtype=np.float32))
         if n % 1000 == 999:
             print(f"  {n + 1}/{len(questions)} ({time.perf_counter() - t:.0f}s)", file=sys.stderr)
     d = {"X": np.concatenate(X), "y": np.concatenate(y), "g": np.concatenate(g),
          "ids": np.array([q["id"] for q in questions]),
          "answerable": np.array(answerable),
+         "rows": np.concatenate(cand_rows).astype(np.int64), "qvecs": np.stack(qvecs),
          "features": np.array(FEATURES)}
     np.savez_compressed(path, **d)
     return d
@@ -112,7 +117,7 @@ def load_or_dump(name: str, make_lib, questions: list[dict], fresh: bool, ablate
     path = DATA / f"{name}.npz"
     if path.exists() and not fresh:
         d = dict(np.load(path))
-        if tuple(d["features"]) == FEATURES and list(d["ids"]) == [q["id"] for q in questions]:
+        if tuple(d["features"]) == FEATURES and list(d["ids"]) == [q["id"] for q in questions] and "rows" in d:
             return d
     DATA.mkdir(parents=True, exist_ok=True)
     print(f"dumping {name}: {len(questions)} questions", file=sys.stderr)
@@ -143,6 +148,7 @@ class Part:
         rank = d["X"][:, FEATURES.index("rank")]
         m &= rank < top
         self.X, self.y, g = d["X"][m], d["y"][m], d["g"][m]
+        self.rows = d["rows"][m] if "rows" in d else None  # candidate sentence rows (dumps)
         self.qids = qs
         self.ids = [str(d["ids"][i]) for i in qs]
         self.answerable = d["answerable"][qs]
@@ -259,6 +265,10 @@ def main(argv=None) -> int:
     p.add_argument("--news-weight", type=int, default=8)
     p.add_argument("--rounds", type=int, default=800)
     p.add_argument("--no-train-set", action="store_true", help="leave out tests/data/bbc_train_questions.jsonl")
+    p.add_argument("--reader", default=str(READER_PATH), help="the cross-encoder to combine with the "
+                   "ranker (benchmarks/train_cross_encoder.py); 'off' for none")
+    p.add_argument("--read-top", type=int, default=3, help="how many of the ranker's best the "
+                   "cross-encoder reads (3: ~17 ms a question on 2 cores)")
     p.add_argument("--write", action="store_true", help=f"write {MODEL_PATH.relative_to(ROOT)}")
     args = p.parse_args(argv)
     np.random.seed(SEED)
@@ -275,20 +285,18 @@ def main(argv=None) -> int:
         return qid.startswith("t") or in_part(qid, "even")
 
     make_squad, squad_q = squad_set(args.squad_limit)
-    sets = {
-        "squad": load_or_dump("squad", make_squad, squad_q, args.fresh),
-        "seeds": load_or_dump("seeds", lambda: Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds"),
-                              load_questions(ROOT / "tests/data/seed_questions.jsonl"), args.fresh),
-        "bbc": load_or_dump("bbc", lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC),
-                            bbc_questions(), args.fresh),
-    }
+    libraries = {"squad": make_squad,
+                 "seeds": lambda: Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds"),
+                 "bbc": lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC)}
+    questions = {"squad": squad_q, "seeds": load_questions(ROOT / "tests/data/seed_questions.jsonl"),
+                 "bbc": bbc_questions()}
+    sets = {n: load_or_dump(n, libraries[n], questions[n], args.fresh) for n in libraries}
 
     squad_fit = squad_q[:len(squad_q) // 2]
     bbc_fit = [q for q in bbc_questions() if q["support"] and fitted(q["id"])]
     abl_sets = {
         "squad": load_or_dump("squad-ablated", make_squad, squad_fit, args.fresh, ablate="paragraph"),
-        "bbc": load_or_dump("bbc-ablated", lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC),
-                            bbc_fit, args.fresh, ablate="articles"),
+        "bbc": load_or_dump("bbc-ablated", libraries["bbc"], bbc_fit, args.fresh, ablate="articles"),
     }
 
     def split(name, d):
@@ -417,6 +425,15 @@ def main(argv=None) -> int:
         print(f"{n} made unanswerable (fit, out of fold): {np.mean(tp[un] < t_answer):.2f} of {un.sum()} declined",
               file=sys.stderr)
 
+    reader = None
+    if args.reader != "off" and Path(args.reader).exists():
+        from combine_reader import fit_reader
+        reader = fit_reader(args.reader, ps, rank_oof, ans_oof, rank_scores,
+                            {n: answers.predict(with_score(ps[n][1], rank_scores[n][1]), num_threads=2) for n in ps},
+                            libraries, questions, args.read_top)
+    else:
+        print(f"no cross-encoder ({args.reader}): the ranker alone", file=sys.stderr)
+
     report = {}
     print(f"\n| set | part | questions | first stage hit@1 | reranked hit@1 | first hit@3 | reranked hit@3 "
           f"| declined unanswerable | answerable declined |\n|---|---|---|---|---|---|---|---|---|")
@@ -444,6 +461,7 @@ def main(argv=None) -> int:
             "features": list(FEATURES), "rerank_top": top, "rounds": rounds, "params": PARAMS,
             "news_weight": nw, "answer_params": ANSWER_PARAMS, "answer_rounds": ANSWER_ROUNDS,
             "thresholds": {"answer": t_answer, "more": t_more}, "report": report,
+            **({"cross_encoder": reader} if reader else {}),
             "feature_gain": dict(imp), "ranker": ranker.model_to_string(),
             "answers": answers.model_to_string()}), "utf-8")
         print(f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)

@@ -110,19 +110,23 @@ def resolve(index, embedder, question: str, history: list[str]) -> str:
     return followup.rewrite(question, history, lambda name: sourcing.is_person(index, name), speaker_of)
 
 
-def judge(weights: dict | None = None, rerank: bool = True):
+def judge(weights: dict | None = None, rerank=True):
     """The second-stage model that judges an answer, or None for the first stage alone
-    (turned off, or fusion `weights` given for a baseline)."""
-    return second_stage.default() if weights is None and rerank else None
+    (turned off, or fusion `weights` given for a baseline). `rerank` may be a
+    `qa.rerank.Reranker` to judge with instead of the default one."""
+    if weights is not None or not rerank:
+        return None
+    return rerank if isinstance(rerank, second_stage.Reranker) else second_stage.default()
 
 
 def answer(index, embedder, question: str, k: int = 3, history=None,
            threshold: float | None = None, weights: dict | None = None,
            speaker: str | None = None, source: str | None = None,
-           since: str | None = None, until: str | None = None, rerank: bool = True) -> Answer:
+           since: str | None = None, until: str | None = None, rerank=True) -> Answer:
     """Answer `question` from `index`. `threshold` overrides the abstention threshold of the
     stage that judges (the second stage's probability, or the first stage's relevance when
-    the second is off, `rerank` is false or `weights` override the first stage's fusion)."""
+    the second is off, `rerank` is false or `weights` override the first stage's fusion);
+    `rerank` may also be a `qa.rerank.Reranker` to answer with."""
     q = check_question(question, k)
     check_filters(speaker, source, since, until)
     if len(index) == 0:
@@ -134,7 +138,7 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     narrowed = bool(speaker or source or since or until or asked)
     model = judge(weights, rerank)
     hits = second_stage.search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100),
-                         weights=weights, reranker=model, asked=q)
+                               weights=weights, reranker=model, asked=q)
 
     def said_by(h, wanted):
         _, name, title = index.sentence_who(h.row)

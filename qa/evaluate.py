@@ -70,12 +70,12 @@ def is_correct(quote_text: str, q: dict) -> bool:
 
 
 def evaluate(library, questions: list[dict], k: int = 3, weights: dict | None = None,
-             threshold: float | None = None, rerank: bool = True) -> dict:
+             threshold: float | None = None, rerank=True) -> dict:
     """Ask every question of `library` and score the quotes; returns the figures and the misses.
 
     `weights` override the fusion weights of `qa.search` and `threshold` the abstention
     threshold, so baselines and calibration run through the same code; `rerank=False` asks
-    the first stage alone.
+    the first stage alone, a `qa.rerank.Reranker` asks with that second stage.
     """
     from .answer import ANSWER_THRESHOLD, answer, judge
     index, embedder = library.index, library.embedder
@@ -200,9 +200,14 @@ def part_figures(records: list[dict], part: str = "all") -> dict:
 
 
 def compare(library, questions: list[dict], k: int = 3, out=sys.stdout) -> dict:
-    """The before/after table: the first stage alone, then with the second stage."""
-    runs = {"first stage": evaluate(library, questions, k=k, rerank=False),
-            "+ second stage": evaluate(library, questions, k=k)}
+    """The before/after table: the first stage alone, then with the second stage (without its
+    cross-encoder, when it has one, and with it)."""
+    from .rerank import default
+    runs = {"first stage": evaluate(library, questions, k=k, rerank=False)}
+    model = default()
+    if model is not None and model.reader is not None:
+        runs["+ second stage, ranker alone"] = evaluate(library, questions, k=k, rerank=model.without_reader())
+    runs["+ second stage"] = evaluate(library, questions, k=k)
     print(f"| system | part | answerable | hit@1 | hit@{k} | MRR@{k} | follow-ups hit@1 | declined unanswerable "
           f"| answerable declined | ms / question |\n|---|---|---|---|---|---|---|---|---|---|", file=out)
     table = {}

@@ -21,15 +21,17 @@ A LightGBM LambdaRank model orders them, and a LightGBM classifier over the same
 and the ranker's score gives the probability that a sentence answers, which `qa.answer`
 uses to abstain and to stop quoting. Both were fitted by `benchmarks/train_reranker.py`
 and ship in `qa/models/` with a model card; `QA_RERANKER=off` turns the stage off and
-`QA_RERANKER=PATH` loads another model file.
+`QA_RERANKER=PATH` loads another model file. A model file may also name how a cross-encoder
+(`qa.cross_encoder`) that reads the ranker's best few sentences counts beside it; the shipped
+one names none (the one trained here did not pay off: see the model card).
 
 What is left out: candidate generation (`qa.search`), training (`benchmarks/`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .bm25 import tokenize
+from .model_files import chosen
 from .search import (FEATURES as FIRST_STAGE, Hit, _NUMBER, _cues, _idf, _plain,
                      candidates, fuse, query_tokens, question_type, terms_in)
 
@@ -242,6 +245,11 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     return out
 
 
+def _pair_text(index, row: int) -> str:
+    from .cross_encoder import pair_text
+    return pair_text(index.sentence_text(row), index.article(int(index.sent[row, 0])).title)
+
+
 def _best_in_article(v: np.ndarray, art_of: np.ndarray, n_articles: int) -> np.ndarray:
     """The highest of `v` among each article's candidates (`art_of`: each candidate's article)."""
     best = np.full(n_articles, -np.inf, dtype=v.dtype)
@@ -271,6 +279,26 @@ class Reranker:
         self.ranker = lgb.Booster(model_str=spec["ranker"])
         self.answers = lgb.Booster(model_str=spec["answers"])
         self.thresholds = spec["thresholds"]  # "answer": the best must clear it; "more": later quotes
+        self.base_thresholds = self.thresholds
+        # the cross-encoder (qa.cross_encoder) over the ranker's best few, where the file says how
+        # its score combines with the ranker's and the model is there
+        self.reader = None
+        combine = spec.get("cross_encoder")
+        if combine:
+            from . import cross_encoder
+            self.reader = cross_encoder.default()
+            if self.reader is not None:
+                self.read_top = int(combine["top"])
+                self.beta = float(combine["beta"])
+                self.coef = np.asarray(combine["coef"], dtype=np.float64)
+                self.intercept = float(combine["intercept"])
+                self.thresholds = combine["thresholds"]
+
+    def without_reader(self) -> "Reranker":
+        """The same ranker with the cross-encoder left out (and the thresholds fitted without it)."""
+        alone = copy.copy(self)
+        alone.reader, alone.thresholds = None, self.base_thresholds
+        return alone
 
     def score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ranking score, probability that the sentence answers) of each row of `X`."""
@@ -280,28 +308,39 @@ class Reranker:
         p = self.answers.predict(answer_inputs(X, s, s - s.max()), num_threads=1)
         return s, p
 
+    def read(self, question: str, texts: list[str], s: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ranker's best `read_top` (rows of `s`, `p` in any order, `texts` their `pair_text`s)
+        read by the cross-encoder: their order (the ranker's score plus `beta` times the
+        reader's) and the probability that each answers (a logistic model over both scores and
+        the ranker's probability, `combine_inputs`)."""
+        c = self.reader.score(question, texts)
+        z = combine_inputs(s, p, c) @ self.coef + self.intercept
+        return s + self.beta * c, 1.0 / (1.0 + np.exp(-z))
+
+
+def combine_inputs(s: np.ndarray, p: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """What the combiner reads for the ranker's best few: the ranker's score and its gap to the
+    best, its probability (as a logit), the cross-encoder's score and its gap to the best."""
+    s, p, c = (np.asarray(v, dtype=np.float64) for v in (s, p, c))
+    lp = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))
+    return np.column_stack([s, s - s.max(), lp, c, c - c.max()])
+
 
 _loaded: dict[str, Reranker | None] = {}
 
 
 def default() -> Reranker | None:
     """The reranker `QA_RERANKER` names: the shipped one (unset), none ('off'), or a file."""
-    where = os.environ.get("QA_RERANKER", "").strip()
-    if where.lower() in ("off", "0", "none", "false"):
+    path = chosen("QA_RERANKER", MODEL_PATH)
+    if path is None:
         return None
-    path = Path(where) if where else MODEL_PATH
     key = str(path)
     if key not in _loaded:
-        if not path.exists():
-            if where:  # asked for by name: say so rather than answer worse in silence
-                raise FileNotFoundError(f"QA_RERANKER={where}: no such model file")
+        try:
+            _loaded[key] = Reranker(path)
+        except OSError as e:  # LightGBM's native library needs libgomp1 (OpenMP)
+            print(f"qa: the second stage is off ({e}); install libgomp1", file=sys.stderr)
             _loaded[key] = None
-        else:
-            try:
-                _loaded[key] = Reranker(path)
-            except OSError as e:  # LightGBM's native library needs libgomp1 (OpenMP)
-                print(f"qa: the second stage is off ({e}); install libgomp1", file=sys.stderr)
-                _loaded[key] = None
     return _loaded[key]
 
 
@@ -329,6 +368,15 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
     s, p = model.score(features(index, qvec, question, rows[head], {f: v[head] for f, v in feats.items()},
                                 fused[head], asked))
     ranked = np.argsort(-s, kind="stable")
+    if model.reader is not None and len(ranked):
+        # the best few read with the question: they keep their place above the rest, in the
+        # combined order, each with the combined probability
+        few = ranked[:model.read_top]
+        z, pz = model.read(question, [_pair_text(index, int(rows[head[i]])) for i in few], s[few], p[few])
+        s, p = s.copy(), p.copy()
+        s[few] = s[few].min() + 1.0 + z - z.min()
+        p[few] = pz
+        ranked = np.argsort(-s, kind="stable")
     # `score` is the ranker's (its order); `answers` the probability that the sentence answers
     out = [hit(head[i], s[i], p[i]) for i in ranked]
     floor = float(s.min()) if len(s) else 0.0
