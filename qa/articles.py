@@ -15,7 +15,6 @@ indexing. Nothing here touches the disk except `read_article` and `read_files`.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -23,8 +22,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import encoding
+from .header import as_date, is_byline, parse_byline
 
-PARSER_VERSION = 3  # 2: photo captions are indexed (Article.units); 3: encodings detected (qa.encoding)
+PARSER_VERSION = 4  # 2: photo captions are indexed (Article.units); 3: encodings detected (qa.encoding);
+# 4: a lead that opens with "By" ("By 2025, 40% of…") is reporting, not a byline
 EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -205,7 +206,6 @@ def _inline(text: str) -> str:
 
 
 _HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
-_BYLINE = re.compile(r"^by\s+(.+)$", re.I)
 _URL_LABEL = re.compile(r"^(?:original\s+url|source\s+url|url|source|link|permalink)\s*:\s*(\S*)\s*$", re.I)
 _BARE_URL = re.compile(r"^<?(https?://\S+?)>?$")
 _CUT_MARKER = re.compile(
@@ -237,44 +237,6 @@ def _blocks(text: str) -> list[str]:
 def _clean(s: str) -> str:
     s = re.sub(r"[ \t\u00a0]+", " ", s.replace("\n", " ")).strip()
     return re.sub(r"^\(\s*[–—-]\s*", "", s)  # an emptied dateline: "( – Russia is ..."
-
-
-def _as_date(s: str) -> str | None:
-    """ISO date if the whole string is a date (with a year), else None."""
-    s = s.strip().strip(".,;|").strip()
-    if not (4 <= len(s) <= 60) or not re.search(r"\b(1[89]|20)\d\d\b", s):
-        return None
-    from dateutil import parser as dparser
-    try:
-        d = dparser.parse(s, fuzzy=False, default=_dt.datetime(2000, 1, 1))
-    except (ValueError, OverflowError):
-        try:  # "October 22, 2014 4:21am EDT" and the like: allow trailing time words
-            d, skipped = dparser.parse(s, fuzzy_with_tokens=True, default=_dt.datetime(2000, 1, 1))
-        except (ValueError, OverflowError):
-            return None
-        if sum(len(t.strip(" ,|")) for t in skipped) > 6:
-            return None
-    return d.date().isoformat()
-
-
-def _parse_byline(s: str) -> tuple[str | None, str | None]:
-    """'By X | October 22, 2014 | 4:21am EDT' -> ('X', '2014-10-22')."""
-    m = _BYLINE.match(s)
-    if not m:
-        return None, None
-    parts = [p.strip() for p in re.split(r"\s+[|•·]\s+|\s+[–—]\s+", m.group(1)) if p.strip()]
-    author, date = None, None
-    for p in parts:
-        d = _as_date(p)
-        if d and date is None:
-            date = d
-        elif author is None and not d and not re.match(r"^\d{1,2}:\d\d", p):
-            author = p.rstrip(",")
-    if author and date is None:  # "By X, October 22, 2014"
-        head, _, tail = author.rpartition(",")
-        if head and (d := _as_date(tail)):
-            author, date = head.strip(), d
-    return author, date
 
 
 def _is_caption(block: str, position: int) -> bool:
@@ -345,12 +307,12 @@ def _parse_text(raw: str, name: str) -> dict:
                 title = t
                 i += 1
                 continue
-            if byline is None and _BYLINE.match(t) and len(t) < 200:
-                byline, bdate = _parse_byline(t)
+            if byline is None and is_byline(t):
+                byline, bdate = parse_byline(t)
                 date = date or bdate
                 i += 1
                 continue
-            if date is None and len(t) < 60 and (d := _as_date(re.sub(r"^(published|updated|date)\s*:?\s*", "", t, flags=re.I))):
+            if date is None and len(t) < 60 and (d := as_date(re.sub(r"^(published|updated|date)\s*:?\s*", "", t, flags=re.I))):
                 date = d
                 i += 1
                 continue
@@ -391,7 +353,7 @@ def _parse_html(html: str, name: str) -> dict:
     captions = [p for p in paragraphs if _PHOTO_CREDIT.search(p)]
     date = None
     if doc is not None and doc.date:
-        date = _as_date(doc.date)
+        date = as_date(doc.date)
     byline = _clean(doc.author) if doc is not None and doc.author else None
     if not byline and doc is not None and doc.sitename:
         byline = _clean(doc.sitename)

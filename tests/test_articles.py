@@ -195,3 +195,19 @@ def test_sentence_spans_are_verbatim(path):
             base = a.paragraph_start(k)
             assert a.text[base + s:base + e] == p[s:e]
             assert p[s:e] == p[s:e].strip() and p[s:e]
+
+
+def test_a_lead_that_opens_with_by_is_not_a_byline(tmp_path):
+    f = tmp_path / "net.txt"
+    f.write_text("Millions to miss out on the net\n\nBy 2025, 40% of the UK's population will still be "
+                 "without internet access at home, says a study.\n\nAround 23 million Britons will miss out.\n",
+                 "utf-8")
+    a = read_article(f)
+    assert a.byline is None
+    assert a.paragraphs[0].startswith("By 2025, 40% of the UK's population")
+    g = tmp_path / "morris.txt"
+    g.write_text("Profile\n\nBy any measure, Dick Morris is a winner.\n\nHe advised presidents.\n", "utf-8")
+    assert read_article(g).paragraphs[0] == "By any measure, Dick Morris is a winner."
+    h = tmp_path / "wire.txt"
+    h.write_text("Storm hits coast\n\nBy the Associated Press | March 3, 2020\n\nThe storm hit.\n", "utf-8")
+    assert (read_article(h).byline, read_article(h).date) == ("the Associated Press", "2020-03-03")
