@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from .search import query_tokens
+
 _WORD = re.compile(r"[\w'’-]+")
 # Capitalised words that are not names: question and function words, pronouns.
 _NOT_NAMES = frozenset("a an and the what which who whom whose when where why how is are was were did does do "
@@ -46,9 +48,10 @@ def masked(text: str, words: set[str]) -> str:
 
 
 def masked_question(question: str) -> str | None:
-    """The question without its names, or None where it names nothing or nothing else is left."""
+    """The question without its names, or None where it names nothing or no search term is left
+    ("What did Power say about Assad?" leaves "What did say about": nothing to compare)."""
     words = names(question)
     if not words:
         return None
     rest = masked(question, words)
-    return rest if sum(1 for w in _WORD.findall(rest) if w.lower() not in _NOT_NAMES) else None
+    return rest if query_tokens(rest) else None

@@ -26,6 +26,7 @@ def test_masked_question_keeps_what_is_asked():
     assert masked_question("How many jobs will Deutsche Telekom cut?") == "How many jobs will cut"
     assert masked_question("Why did shares in the airline fall?") is None  # names nothing
     assert masked_question("Who is Samantha Power?") is None  # nothing but the name is asked
+    assert masked_question("What did Power say about Assad?") is None  # no search term is left
 
 
 def _X(lib, question, encode):
