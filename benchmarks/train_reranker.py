@@ -96,7 +96,7 @@ def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str
         head = np.argsort(-fused, kind="stable")[:top]
         asked = " ".join(q["question"].split())
         X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head],
-                          asked, emb.encode_few))
+                          asked))
         y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows[head]], dtype=np.int8))
         answerable.append(bool(q["support"]) and (not ablate or bool(y[-1].any())))
         g.append(np.full(len(head), n, dtype=np.int32))
@@ -181,7 +181,7 @@ class Part:
 # or numbers, a better first-stage place. Without this the ranker, on six near-identical
 # sentences ("the harbour of town 1 ... town 4 ..."), picks by incidental features.
 INCREASING = ("dense", "dense_para", "dense_ctx", "coverage", "own_cov", "art_cov", "q_numbers", "fused",
-              "fused_gap", "dense_topicless", "ctx_cov", "dense_masked", "masked_topicless")
+              "fused_gap", "dense_topicless", "ctx_cov")
 DECREASING = ("rank",)
 
 
@@ -269,8 +269,6 @@ def main(argv=None) -> int:
                    "ranker (benchmarks/train_cross_encoder.py); 'off' for none")
     p.add_argument("--read-top", type=int, default=3, help="how many of the ranker's best the "
                    "cross-encoder reads (3: ~17 ms a question on 2 cores)")
-    p.add_argument("--max-false", type=float, default=0.01, help="the share of answerable fit questions "
-                   "(out of fold) the answer bar may decline: 1%%, a margin under the 2%% allowed on new questions")
     p.add_argument("--write", action="store_true", help=f"write {MODEL_PATH.relative_to(ROOT)}")
     args = p.parse_args(argv)
     np.random.seed(SEED)
@@ -419,7 +417,7 @@ def main(argv=None) -> int:
         tp, _ = best_of(ps[n][0], ans_oof[n], rank_oof[n])
         news_top.append(tp)
         news_ans.append(ps[n][0].answerable)
-    t_answer = answer_threshold(np.concatenate(news_top), np.concatenate(news_ans), max_false=args.max_false)
+    t_answer = answer_threshold(np.concatenate(news_top), np.concatenate(news_ans), max_false=0.02)
     t_more = more_threshold([(ps[n][0], ans_oof[n], rank_oof[n]) for n in ("seeds", "bbc")])
     for n in ablated:
         tp, _ = best_of(ablated[n][0], abl_oof[n], ablated[n][2])

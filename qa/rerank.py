@@ -14,8 +14,7 @@ its similarities:
   picks the sentence), the terms it holds that the title does not, how much of the title
   it only restates, and what its previous sentence and the title supply ("the company");
 - the similarity of question and sentence once the article's topic is taken out of both
-  (each vector less its projection on the article's mean paragraph vector), and of the
-  sentence with the question embedded again without its names (`qa.topic_mask`);
+  (each vector less its projection on the article's mean paragraph vector);
 - where it stands: its rank in the first stage and in its article, its position, caption.
 
 A LightGBM LambdaRank model orders them, and a LightGBM classifier over the same features
@@ -41,7 +40,6 @@ import numpy as np
 
 from .bm25 import tokenize
 from .model_files import chosen
-from .topic_mask import masked_question
 from .search import (FEATURES as FIRST_STAGE, Hit, _NUMBER, _cues, _idf, _plain,
                      candidates, fuse, query_tokens, question_type, terms_in)
 
@@ -51,14 +49,13 @@ RERANK_TOP = 30
 
 # Features also given less their best among the candidates of the same article (the article
 # is often right and the sentence wrong: which of its sentences is the question's?).
-_RELATIVE = ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus", "dense_masked",
-             "masked_topicless")
+_RELATIVE = ("dense", "dense_topicless", "coverage", "own_cov", "art_cov", "novelty", "focus")
 FEATURES = FIRST_STAGE + (
     "fused", "fused_gap", "rank", "qkind", "q_terms",
     "new_dates", "new_numbers", "new_names", "reason", "quotation", "speech",
     "art_cov", "new_cov", "title_in_q", "title_restate", "ctx_cov", "pronoun_start", "definite_start",
     "position", "para_position", "caption", "chars", "art_gap", "art_rank", "art_cands", "dense_topicless",
-    "followup", "own_cov", "novelty", "restate", "focus", "q_numbers", "dense_masked", "masked_topicless",
+    "followup", "own_cov", "novelty", "restate", "focus", "q_numbers",
 ) + tuple(f"{f}_vs_art" for f in _RELATIVE)
 
 _QKINDS = {None: 0, "date": 1, "number": 2, "name": 3, "reason": 4, "say": 5, "how": 6}
@@ -119,13 +116,11 @@ def _held_share(held: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: dict[str, np.ndarray],
-             fused: np.ndarray, asked: str | None = None, encode=None) -> np.ndarray:
+             fused: np.ndarray, asked: str | None = None) -> np.ndarray:
     """float32 [len(rows), len(FEATURES)]: every candidate described for the second stage.
 
     `question` is what was searched; `asked`, when it differs, the reader's own follow-up
-    ("How much did it pay?") whose words were joined to an earlier question's. `encode`
-    (texts -> unit vectors, uncached) embeds the question without its names (`qa.topic_mask`);
-    without it the masked similarities are the plain ones."""
+    ("How much did it pay?") whose words were joined to an earlier question's."""
     n = len(rows)
     rows = np.asarray(rows, dtype=np.int64)
     out = np.zeros((n, len(FEATURES)), dtype=np.float32)
@@ -244,17 +239,6 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     sr = svecs - np.sum(svecs * T, axis=1)[:, None] * T
     out[:, col["dense_topicless"]] = np.sum(qr * sr, axis=1) / np.maximum(
         np.linalg.norm(qr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
-    # The question without the names of its topic, against the sentence and its topic-less form.
-    rest = masked_question(question) if encode is not None else None
-    if rest is not None:
-        qm = np.asarray(encode([rest])[0], dtype=np.float32)
-        out[:, col["dense_masked"]] = svecs @ qm
-        qmr = qm[None, :] - (T @ qm)[:, None] * T
-        out[:, col["masked_topicless"]] = np.sum(qmr * sr, axis=1) / np.maximum(
-            np.linalg.norm(qmr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
-    else:
-        out[:, col["dense_masked"]] = feats["dense"]
-        out[:, col["masked_topicless"]] = out[:, col["dense_topicless"]]
     for f in _RELATIVE:
         v = out[:, col[f]]
         out[:, col[f"{f}_vs_art"]] = v - _best_in_article(v, art_of, len(ulist))[art_of]
@@ -361,12 +345,11 @@ def default() -> Reranker | None:
 
 
 def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | None = None,
-           reranker: Reranker | None | str = "default", asked: str | None = None, encode=None) -> list[Hit]:
+           reranker: Reranker | None | str = "default", asked: str | None = None) -> list[Hit]:
     """The `k` best sentences for the question, best first: the first stage's order, its best
     `top` re-ordered by the second stage (each with `answers`, the probability it answers).
     `weights` (first-stage fusion weights, for baselines and tuning) turn the second stage off;
-    `asked` is the reader's own question when `question` is its follow-up rewrite; `encode`
-    embeds the question without its names for the second stage (`qa.topic_mask`)."""
+    `asked` is the reader's own question when `question` is its follow-up rewrite."""
     if len(index) == 0:
         return []
     model = default() if reranker == "default" else reranker
@@ -383,7 +366,7 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
         return [hit(o, fused[o]) for o in order[:k]]
     head = order[:model.top]
     s, p = model.score(features(index, qvec, question, rows[head], {f: v[head] for f, v in feats.items()},
-                                fused[head], asked, encode))
+                                fused[head], asked))
     ranked = np.argsort(-s, kind="stable")
     if model.reader is not None and len(ranked):
         # the best few read with the question: they keep their place above the rest, in the

@@ -12,10 +12,9 @@ QUESTIONS = Path(__file__).parent / "data" / "seed_questions.jsonl"
 
 # The floor reached on the seed questions (k=3), with the second stage (qa/rerank.py), whose
 # training saw the even half; raise it when retrieval gets better. (Issue 11 targets hit@1 0.9,
-# hit@3 1.0 and every unanswerable one declined: not reached.) Measured: hit@1 0.86, hit@3
-# 0.92, MRR 0.89, 7 of 10 unanswerable declined, 1 answerable declined (precision 7/8).
-FLOOR = {"hit@1": 0.86, "hit@3": 0.90, "mrr": 0.88, "abstention_rate_unanswerable": 0.6,
-         "abstention_precision": 0.85}
+# hit@3 1.0 and every unanswerable one declined: not reached.)
+FLOOR = {"hit@1": 0.86, "hit@3": 0.86, "mrr": 0.86, "abstention_rate_unanswerable": 0.6,
+         "abstention_precision": 1.0}
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +43,7 @@ def test_seed_floor(seed_eval):
 
 
 def test_abstention_on_seeds(seed_eval):
-    # one held-out question ("What error did Lavrov say America repeated?") is declined at a
-    # probability of 0.018 against the bar of 0.021 (issue 11's target: none)
-    assert seed_eval["false_abstentions"] <= 1, [m for m in seed_eval["misses"] if m["why"] == "abstained"]
+    assert seed_eval["false_abstentions"] == 0, [m for m in seed_eval["misses"] if m["why"] == "abstained"]
     answered = {m["question"] for m in seed_eval["misses"] if m["why"].startswith("answered")}
     assert "What is the capital of Australia?" not in answered
     assert "How do you make borscht?" not in answered
