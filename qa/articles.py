@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import encoding
-from .header import as_date, is_byline, parse_byline
+from .header import as_date, parse_byline
 
 PARSER_VERSION = 4  # 2: photo captions are indexed (Article.units); 3: encodings detected (qa.encoding);
 # 4: a lead that opens with "By" ("By 2025, 40% of…") is reporting, not a byline
@@ -307,8 +307,8 @@ def _parse_text(raw: str, name: str) -> dict:
                 title = t
                 i += 1
                 continue
-            if byline is None and is_byline(t):
-                byline, bdate = parse_byline(t)
+            if byline is None and (found := parse_byline(t)):
+                byline, bdate = found
                 date = date or bdate
                 i += 1
                 continue

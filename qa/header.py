@@ -33,25 +33,17 @@ def as_date(s: str) -> str | None:
     return d.date().isoformat()
 
 
-def is_byline(s: str) -> bool:
-    """'By Jane Roe', 'By [The Moscow Times](#) | 3 March 2020': a name after "By", not a
-    sentence that opens with it ("By 2025, 40% of the UK…", "By any measure, …")."""
+def parse_byline(s: str) -> tuple[str | None, str | None] | None:
+    """'By X | October 22, 2014 | 4:21am EDT' -> ('X', '2014-10-22'); None where the line is not a
+    byline but a sentence that opens with "By" ("By 2025, 40% of the UK…", "By any measure, …")."""
     m = _BYLINE.match(s)
     if not m or len(s) >= 200:
-        return False
+        return None
     rest = m.group(1).strip()
     name = re.sub(r"^the\s+", "", rest.lstrip("[\"“'‘"), flags=re.I)  # "By the Associated Press"
-    if not name[:1].isupper():  # "By 2025", "By any measure"
-        return False
-    return not (len(rest.split()) > 12 and rest.endswith((".", "!", "?")))
-
-
-def parse_byline(s: str) -> tuple[str | None, str | None]:
-    """'By X | October 22, 2014 | 4:21am EDT' -> ('X', '2014-10-22')."""
-    m = _BYLINE.match(s)
-    if not m:
-        return None, None
-    parts = [p.strip() for p in re.split(r"\s+[|•·]\s+|\s+[–—]\s+", m.group(1)) if p.strip()]
+    if not name[:1].isupper() or (len(rest.split()) > 12 and rest.endswith((".", "!", "?"))):
+        return None
+    parts = [p.strip() for p in re.split(r"\s+[|•·]\s+|\s+[–—]\s+", rest) if p.strip()]
     author, date = None, None
     for p in parts:
         d = as_date(p)

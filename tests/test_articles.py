@@ -210,4 +210,5 @@ def test_a_lead_that_opens_with_by_is_not_a_byline(tmp_path):
     assert read_article(g).paragraphs[0] == "By any measure, Dick Morris is a winner."
     h = tmp_path / "wire.txt"
     h.write_text("Storm hits coast\n\nBy the Associated Press | March 3, 2020\n\nThe storm hit.\n", "utf-8")
-    assert (read_article(h).byline, read_article(h).date) == ("the Associated Press", "2020-03-03")
+    wire = read_article(h)
+    assert (wire.byline, wire.date) == ("the Associated Press", "2020-03-03")
