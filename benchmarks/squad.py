@@ -115,6 +115,8 @@ class CachedEmbedder:
                 self.cache[t] = v
         return np.stack([self.cache[t] for t in texts]) if texts else self.inner.encode([])
 
+    encode_few = encode  # the second stage's masked questions: remembered here, never on disk
+
 
 def library(art_dir: Path, work: Path = WORK):
     from qa import Library

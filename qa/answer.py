@@ -138,7 +138,7 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     narrowed = bool(speaker or source or since or until or asked)
     model = judge(weights, rerank)
     hits = second_stage.search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100),
-                               weights=weights, reranker=model, asked=q)
+                               weights=weights, reranker=model, asked=q, encode=embedder.encode_few)
 
     def said_by(h, wanted):
         _, name, title = index.sentence_who(h.row)

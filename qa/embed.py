@@ -173,6 +173,14 @@ class Embedder:
             found.update(zip(todo, vecs))
         return np.ascontiguousarray(np.stack([found[t] for t in texts]), dtype=np.float32)
 
+    def encode_few(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 rows for a question's handful of texts (the second stage's masked
+        ones): one thread, never cached, so they do not fill the index's embedding cache."""
+        onnx = self.query_encoder
+        if onnx is not None:
+            return onnx.encode_batch(list(texts), batch_size=32, one_thread=True)
+        return self._encode(list(texts), 32)
+
     def _encode(self, texts: list[str], batch_size: int | None,
                 progress: Callable[[int], None] | None = None) -> np.ndarray:
         onnx = self.query_encoder

@@ -147,11 +147,12 @@ class OnnxEncoder:
         return self._batch_session
 
     def encode_batch(self, texts: list[str], batch_size: int | None = None,
-                     progress: Callable[[int], None] | None = None) -> np.ndarray:
+                     progress: Callable[[int], None] | None = None, one_thread: bool = False) -> np.ndarray:
         """Many texts, sorted by token length into batches of like length; rows in the given order.
-        `progress(n)` after each batch with the number of texts it held."""
+        `progress(n)` after each batch with the number of texts it held. `one_thread`: on the
+        questions' session (a question's few texts, beside other questions being answered)."""
         batch_size = batch_size or BATCH
-        session = self.batch_session
+        session = self.session if one_thread else self.batch_session
         # token ids only (a tokenizers Encoding also keeps tokens, offsets and masks: kilobytes a text)
         texts = list(texts)
         tokens = [np.array(e.ids, dtype=np.int64) for i in range(0, len(texts), 1024)

@@ -212,6 +212,8 @@ class _RemoteEmbedder:
     def encode(self, texts, **_):
         return _call(self.handle, "the encoder", "encode", list(texts))
 
+    encode_few = encode  # the encoder service keeps no cache
+
 
 class Ingress:
     """Answers questions over the shard set; its index is built on the first request (the shards'

@@ -48,6 +48,23 @@ def test_features_describe_every_candidate(seed_library):
     assert np.allclose(col["own_cov"], col["coverage"], atol=1e-5)
 
 
+def test_kind_match_is_the_kind_of_answer_asked_for(seed_library):
+    ix = seed_library.index
+    for question, kind_col in (("Why isn't Russia in the coalition?", "reason"),
+                               ("How many air strikes has the US carried out in Iraq?", "new_numbers"),
+                               ("What did Samantha Power say about Assad?", None)):
+        rows, X = _features(seed_library, question)
+        col = {f: X[:, j] for j, f in enumerate(FEATURES)}
+        if kind_col:  # a reason for "why", a number the question does not hold for "how many"
+            assert np.array_equal(col["kind_match"], (col[kind_col] > 0).astype(np.float32))
+        else:  # a quotation or reported speech for "what did ... say"
+            assert np.array_equal(col["kind_match"], np.maximum(col["quotation"], col["speech"]))
+        assert 0 < col["kind_match"].sum() < len(rows), question
+    # no kind asked for, nothing matched
+    _, X = _features(seed_library, "Is the coalition bombing Syria?")
+    assert not X[:, FEATURES.index("kind_match")].any()
+
+
 def test_a_followups_own_words_are_a_feature(seed_library):
     _, X = _features(seed_library, "What did Lavrov say about Libya? And who led the operation there?",
                      asked="And who led the operation there?")
