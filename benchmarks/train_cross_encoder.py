@@ -164,8 +164,7 @@ def main(argv=None) -> int:
     squad = dict(np.load(tr.DATA / "squad.npz"))
     bbc = dict(np.load(tr.DATA / "bbc.npz"))
     seeds = dict(np.load(tr.DATA / "seeds.npz"))
-    bbc_q = load_questions(ROOT / "tests/data/bbc_questions.jsonl") + [
-        q for f in tr.TRAIN_QUESTIONS for q in load_questions(f)]
+    bbc_q = tr.bbc_questions()
     seed_q = load_questions(ROOT / "tests/data/seed_questions.jsonl")
     assert list(bbc["ids"]) == [q["id"] for q in bbc_q] and list(squad["ids"]) == [q["id"] for q in squad_q]
     squad_lib = make_squad()

@@ -47,6 +47,13 @@ DATA = HERE / "data" / "rerank"
 BBC = ROOT.parent / "shared" / "corpora" / "bbc-2005"
 # the BBC training-only questions (ids t…): bbc_train_questions.jsonl and ..._more.jsonl
 TRAIN_QUESTIONS = sorted((ROOT / "tests" / "data").glob("bbc_train_questions*.jsonl"))
+
+
+def bbc_questions(train_set: bool = True) -> list[dict]:
+    """The BBC evaluation set, then (`train_set`) the training-only questions, in file order."""
+    from qa.evaluate import load_questions
+    extra = TRAIN_QUESTIONS if train_set else []
+    return load_questions(ROOT / "tests/data/bbc_questions.jsonl") + [q for f in extra for q in load_questions(f)]
 MAX_TOP = 50
 SEED = 0
 ANSWER_ROUNDS = 200
@@ -282,11 +289,6 @@ def main(argv=None) -> int:
     # being trained must not depend on the one it replaces
     os.environ["QA_RERANKER"] = "off"
 
-    def bbc_questions():
-        """The BBC evaluation set, then the training-only set (ids t…) when it is there."""
-        extra = [] if args.no_train_set else TRAIN_QUESTIONS
-        return load_questions(ROOT / "tests/data/bbc_questions.jsonl") + [q for f in extra for q in load_questions(f)]
-
     def fitted(qid: str) -> bool:
         return qid.startswith("t") or in_part(qid, "even")
 
@@ -295,11 +297,11 @@ def main(argv=None) -> int:
                  "seeds": lambda: Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds"),
                  "bbc": lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC)}
     questions = {"squad": squad_q, "seeds": load_questions(ROOT / "tests/data/seed_questions.jsonl"),
-                 "bbc": bbc_questions()}
+                 "bbc": bbc_questions(not args.no_train_set)}
     sets = {n: load_or_dump(n, libraries[n], questions[n], args.fresh) for n in libraries}
 
     squad_fit = squad_q[:len(squad_q) // 2]
-    bbc_fit = [q for q in bbc_questions() if q["support"] and fitted(q["id"])]
+    bbc_fit = [q for q in questions["bbc"] if q["support"] and fitted(q["id"])]
     abl_sets = {
         "squad": load_or_dump("squad-ablated", make_squad, squad_fit, args.fresh, ablate="paragraph"),
         "bbc": load_or_dump("bbc-ablated", libraries["bbc"], bbc_fit, args.fresh, ablate="articles"),

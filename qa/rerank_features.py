@@ -230,18 +230,14 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
         at += hi - lo
         topic[j] = t / max(float(np.linalg.norm(t)), 1e-9)
     T = topic[art_of]
-    qr = q[None, :] - (T @ q)[:, None] * T
     sr = svecs - np.sum(svecs * T, axis=1)[:, None] * T
-    out[:, col["dense_topicless"]] = np.sum(qr * sr, axis=1) / np.maximum(
-        np.linalg.norm(qr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
+    out[:, col["dense_topicless"]] = _topicless_cosine(q, T, sr)
     # The question without the names of its topic, against the sentence and its topic-less form.
     rest = masked_question(question) if encode is not None else None
     if rest is not None:
         qm = np.asarray(encode([rest])[0], dtype=np.float32)
         out[:, col["dense_masked"]] = svecs @ qm
-        qmr = qm[None, :] - (T @ qm)[:, None] * T
-        out[:, col["masked_topicless"]] = np.sum(qmr * sr, axis=1) / np.maximum(
-            np.linalg.norm(qmr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
+        out[:, col["masked_topicless"]] = _topicless_cosine(qm, T, sr)
     else:
         out[:, col["dense_masked"]] = feats["dense"]
         out[:, col["masked_topicless"]] = out[:, col["dense_topicless"]]
@@ -249,6 +245,13 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
         v = out[:, col[f]]
         out[:, col[f"{f}_vs_art"]] = v - _best_in_article(v, art_of, len(ulist))[art_of]
     return out
+
+
+def _topicless_cosine(q: np.ndarray, T: np.ndarray, sr: np.ndarray) -> np.ndarray:
+    """Cosine of the question vector `q` less each candidate's topic direction (rows of `T`)
+    with the candidates' vectors already less theirs (`sr`)."""
+    qr = q[None, :] - (T @ q)[:, None] * T
+    return np.sum(qr * sr, axis=1) / np.maximum(np.linalg.norm(qr, axis=1) * np.linalg.norm(sr, axis=1), 1e-9)
 
 
 def _best_in_article(v: np.ndarray, art_of: np.ndarray, n_articles: int) -> np.ndarray:
