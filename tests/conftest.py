@@ -35,17 +35,19 @@ def seed_index_dir(tmp_path_factory, embedder):
 
 BBC = ROOT.parent / "shared" / "corpora" / "bbc-2005"
 BBC_QUESTIONS = ROOT / "tests" / "data" / "bbc_questions.jsonl"
+BBC_CHECK_QUESTIONS = ROOT / "tests" / "data" / "bbc_check_questions.jsonl"
 
 
 @pytest.fixture(scope="session")
 def bbc_slice_dir(tmp_path_factory):
     """A slice of the real BBC archive (../shared/corpora/bbc-2005): every article a question of
-    tests/data/bbc_questions.jsonl names, plus every 20th other one as distractors (~280)."""
+    tests/data/bbc_questions.jsonl or bbc_check_questions.jsonl names, plus every 20th other one
+    as distractors (~280)."""
     import json
     if not BBC.is_dir():
         pytest.skip("the BBC archive is not beside the repo")
-    named = {f for line in BBC_QUESTIONS.read_text("utf-8").splitlines() if line.strip()
-             for f in json.loads(line).get("articles", [])}
+    named = {f for path in (BBC_QUESTIONS, BBC_CHECK_QUESTIONS) for line in path.read_text("utf-8").splitlines()
+             if line.strip() for f in json.loads(line).get("articles", [])}
     src = tmp_path_factory.mktemp("bbc-slice")
     for i, f in enumerate(sorted(BBC.glob("*.txt"))):
         if f.name in named or i % 20 == 0:
