@@ -46,7 +46,7 @@ from qa.rerank import FEATURES, MODEL_PATH, answer_inputs  # noqa: E402
 
 DATA = HERE / "data" / "rerank"
 BBC = ROOT.parent / "shared" / "corpora" / "bbc-2005"
-# the BBC training-only questions (ids t…): bbc_train_questions.jsonl, ..._more.jsonl and ..._hard_a/b.jsonl
+# the BBC training-only questions (ids t…): bbc_train_questions.jsonl and ..._more.jsonl
 TRAIN_QUESTIONS = sorted((ROOT / "tests" / "data").glob("bbc_train_questions*.jsonl"))
 # an independent check (tests/test_bbc_eval.py): reported, never fitted on
 CHECK_QUESTIONS = ROOT / "tests" / "data" / "bbc_check_questions.jsonl"
@@ -446,34 +446,31 @@ def main(argv=None) -> int:
         print(f"no cross-encoder ({args.reader}): the ranker alone", file=sys.stderr)
 
     report = {}
-    print(f"\n| set | part | questions | first stage hit@1 | reranked hit@1 | first hit@3 | reranked hit@3 "
-          f"| declined unanswerable | answerable declined |\n|---|---|---|---|---|---|---|---|---|")
+    print("\n| set | part | questions | first stage hit@1 | reranked hit@1 | first hit@3 | reranked hit@3 "
+          "| declined unanswerable | answerable declined |\n|---|---|---|---|---|---|---|---|---|")
+    rows = []  # (report key, set, part label, Part, ranker scores, P(answers))
     for name in ps:
         for j, (label, part) in enumerate(zip(("fit (out of fold)", "held-out"), ps[name])):
             s = rank_scores[name][j]
             pr = ans_oof[name] if j == 0 else answers.predict(with_score(part, s), num_threads=2)
-            a, b = part.metrics(part.first_stage()), part.metrics(s)
-            tp, _ = best_of(part, pr, s)
-            un = ~part.answerable
-            declined_un = float(np.mean(tp[un] < t_answer)) if un.any() else None
-            declined_ans = int(np.sum(tp[part.answerable] < t_answer))
-            report[f"{name} {label}"] = {"first": a, "reranked": b, "declined_unanswerable": declined_un,
-                                         "answerable_declined": declined_ans}
-            du = "–" if declined_un is None else f"{declined_un:.2f} of {int(un.sum())}"
-            print(f"| {name} | {label} | {a['n']} | {a['hit@1']:.3f} | {b['hit@1']:.3f} | {a['hit@3']:.3f} "
-                  f"| {b['hit@3']:.3f} | {du} | {declined_ans} |")
+            rows.append((f"{name} {label}", name, label, part, s, pr))
     # the check set: never fitted on nor used to choose anything; reported beside the rest
     d = load_or_dump("bbc-check", libraries["bbc"], load_questions(CHECK_QUESTIONS), args.fresh)
     part = Part(d, np.ones(len(d["ids"]), bool), top)
     s = predict(ranker, part)
-    tp, _ = best_of(part, answers.predict(with_score(part, s), num_threads=2), s)
-    a, b = part.metrics(part.first_stage()), part.metrics(s)
-    un = ~part.answerable
-    report["bbc check"] = {"first": a, "reranked": b, "declined_unanswerable": float(np.mean(tp[un] < t_answer)),
-                           "answerable_declined": int(np.sum(tp[part.answerable] < t_answer))}
-    print(f"| bbc check | never fitted | {a['n']} | {a['hit@1']:.3f} | {b['hit@1']:.3f} | {a['hit@3']:.3f} "
-          f"| {b['hit@3']:.3f} | {np.mean(tp[un] < t_answer):.2f} of {int(un.sum())} "
-          f"| {report['bbc check']['answerable_declined']} |")
+    rows.append(("bbc check", "bbc check", "never fitted", part, s,
+                 answers.predict(with_score(part, s), num_threads=2)))
+    for key, name, label, part, s, pr in rows:
+        a, b = part.metrics(part.first_stage()), part.metrics(s)
+        tp, _ = best_of(part, pr, s)
+        un = ~part.answerable
+        declined_un = float(np.mean(tp[un] < t_answer)) if un.any() else None
+        declined_ans = int(np.sum(tp[part.answerable] < t_answer))
+        report[key] = {"first": a, "reranked": b, "declined_unanswerable": declined_un,
+                       "answerable_declined": declined_ans}
+        du = "–" if declined_un is None else f"{declined_un:.2f} of {int(un.sum())}"
+        print(f"| {name} | {label} | {a['n']} | {a['hit@1']:.3f} | {b['hit@1']:.3f} | {a['hit@3']:.3f} "
+              f"| {b['hit@3']:.3f} | {du} | {declined_ans} |")
     gain = ranker.feature_importance("gain")
     imp = sorted(zip(FEATURES, (gain / gain.sum()).round(4).tolist()), key=lambda x: -x[1])
     print("\nranker feature gain:", ", ".join(f"{f} {v:.3f}" for f, v in imp))

@@ -2,8 +2,8 @@
 
 The slice is every article a question of the BBC set or the check set names (its answers,
 duplicates and follow-up stories included) plus every 20th other article of
-../shared/corpora/bbc-2005 as distractors: about 280 articles, built once (a minute). The figures on the whole archive (2,225
-articles) are in the README and come from `python -m qa eval tests/data/bbc_questions.jsonl
+../shared/corpora/bbc-2005 as distractors: about 280 articles, built once (a minute). The
+figures on the whole archive (2,225 articles) are in the README and come from `python -m qa eval tests/data/bbc_questions.jsonl
 --index BBC_INDEX --compare`. Skipped where the archive is not beside the repo.
 """
 
@@ -73,18 +73,19 @@ def bbc_eval(bbc_slice):
     return evaluate(bbc_slice, load_questions(QUESTIONS), k=3)
 
 
+def _holds(ev: dict, part: str, floor: dict, max_declined: int) -> None:
+    f = part_figures(ev["records"], part)
+    for key, value in floor.items():
+        assert f[key] >= value, (part, key, f, json.dumps(ev["misses"][:10], indent=1)[:3000])
+    assert f["answerable_declined"] <= max_declined, f
+
+
 @pytest.mark.parametrize("part", ["odd", "all"])
 def test_bbc_floor(bbc_eval, part):
-    f = part_figures(bbc_eval["records"], part)
-    for key, floor in FLOOR[part].items():
-        assert f[key] >= floor, (part, key, f, json.dumps(bbc_eval["misses"][:10], indent=1)[:3000])
-    assert f["answerable_declined"] <= MAX_ANSWERABLE_DECLINED[part], f
+    _holds(bbc_eval, part, FLOOR[part], MAX_ANSWERABLE_DECLINED[part])
 
 
 def test_check_set_floor(bbc_slice):
     from qa.evaluate import evaluate
-    ev = evaluate(bbc_slice, load_questions(CHECK_QUESTIONS), k=3)
-    f = part_figures(ev["records"], "all")
-    for key, floor in CHECK_FLOOR.items():
-        assert f[key] >= floor, (key, f, json.dumps(ev["misses"][:10], indent=1)[:3000])
-    assert f["answerable_declined"] <= CHECK_MAX_ANSWERABLE_DECLINED, f
+    _holds(evaluate(bbc_slice, load_questions(CHECK_QUESTIONS), k=3), "all", CHECK_FLOOR,
+           CHECK_MAX_ANSWERABLE_DECLINED)
