@@ -2,8 +2,9 @@
 
 The sentence-transformers model (Transformer + mean Pooling + Normalize, as
 all-MiniLM-L6-v2 is) is exported once, locally, from the same weights with
-`torch.onnx.export` (opset 17; pooling and normalising are part of the graph),
-then checked against torch on probe sentences: the export is used only when
+`torch.onnx.export` (opset 17; pooling and normalising are part of the graph;
+the attention traced in its plain "eager" form, which ONNX Runtime runs about 12% faster
+here than the graph traced from torch's fused scaled-dot-product attention), then checked against torch on probe sentences: the export is used only when
 every vector agrees within `TOLERANCE`. Exports live in `QA_CACHE`
 (default ~/.cache/qa), keyed by the model folder's files, so a changed model
 is exported again. Tokenising uses the model's own tokenizer.json through
@@ -30,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-FORMAT = 2  # 2: the verdict also checks padded batches
+FORMAT = 3  # 2: the verdict also checks padded batches; 3: eager attention traced
 TOLERANCE = 1e-5
 PROBES = [
     "Why isn't Russia in the coalition?",
@@ -190,21 +191,31 @@ def export(st_model, onnx_path: Path) -> None:
             v = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(v, p=2, dim=1)
 
+    model = st_model[0].auto_model.eval()
     enc = st_model.tokenizer(["an example sentence"], return_tensors="pt")
     args = tuple(enc[k] for k in ("input_ids", "attention_mask", "token_type_ids"))
     names = ["input_ids", "attention_mask", "token_type_ids"]
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=onnx_path.parent, suffix=".onnx.tmp")
     os.close(fd)
+    # torch's fused attention traces into a graph that ONNX Runtime runs about 12% slower on
+    # this CPU (BBC sentences and titled paragraphs, 2 threads) than the plain one; the same
+    # weights either way (the verdict below checks the vectors)
+    attn = getattr(model.config, "_attn_implementation", None)
+    swap = attn not in (None, "eager") and hasattr(model, "set_attn_implementation")
     try:
+        if swap:
+            model.set_attn_implementation("eager")
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shapes the dynamic axes cover
-            torch.onnx.export(Pooled(st_model[0].auto_model.eval()), args, tmp, input_names=names,
+            torch.onnx.export(Pooled(model), args, tmp, input_names=names,
                               output_names=["embedding"], opset_version=17, dynamo=False,
                               dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
                                             "embedding": {0: "batch"}})
         os.replace(tmp, onnx_path)
     finally:
+        if swap:
+            model.set_attn_implementation(attn)  # torch keeps encoding as before
         Path(tmp).unlink(missing_ok=True)
 
 

@@ -120,6 +120,25 @@ def test_onnx_question_vector_equals_torch(embedder):
     assert np.abs(onnx - torch).max() < 1e-5
 
 
+def test_onnx_export_batches_equal_torch_and_torch_is_left_as_it_was(embedder, tmp_path):
+    """The export traces the plain attention (faster in ONNX Runtime); a build's padded,
+    length-sorted batches still give torch's vectors, and torch keeps its own attention."""
+    from pathlib import Path
+    from qa import onnx_encoder
+    from qa.embed import resolve_model_path
+    st = embedder.model
+    before = st[0].auto_model.config._attn_implementation
+    onnx_encoder.export(st, tmp_path / "model.onnx")
+    assert st[0].auto_model.config._attn_implementation == before
+    enc = onnx_encoder.OnnxEncoder(tmp_path / "model.onnx", Path(resolve_model_path(embedder.name)),
+                                   st.max_seq_length)
+    texts = ["Fares stay the same.", CARD_QUESTION, "A" * 3, "The harbour master said the ferry will "
+             "run twice a day from May, and that the council had agreed to pay for a second boat.",
+             "Harbour news\n" + " ".join(["The quay is being rebuilt after the winter storms."] * 30)]
+    ref = st.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
+    assert np.abs(enc.encode_batch(texts, batch_size=2) - ref).max() < 1e-5
+
+
 # ------------------------------------------------------------------ BM25 from term counts
 
 def _scores(bm, terms):
