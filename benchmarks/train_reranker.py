@@ -20,7 +20,9 @@ times: they are few, and they are what readers ask). A LightGBM classifier over 
 features plus the ranker's score (out of fold) and its gap to the best gives P(the sentence
 answers); the two thresholds (answer at all; quote a further sentence) are fitted on its
 out-of-fold probabilities on the fit parts. Figures for every part, the first stage beside, are
-printed and written into the model file. Fixed seed; CPU; a few minutes.
+printed and written into the model file. Fixed seed; CPU; a few minutes. `--lead-weight N`
+counts the BBC questions that their article's lead answers N times instead of the news weight
+(measured with benchmarks/lead_weight.py; the shipped model does not use it).
 
 What is left out: the first stage (`qa.search`), serving (`qa.rerank`).
 """
@@ -58,6 +60,7 @@ def bbc_questions(train_set: bool = True) -> list[dict]:
     extra = TRAIN_QUESTIONS if train_set else []
     return load_questions(ROOT / "tests/data/bbc_questions.jsonl") + [q for f in extra for q in load_questions(f)]
 MAX_TOP = 50
+LEAD = 2  # an article's first sentences: its lead (`Part.lead_answered`)
 SEED = 0
 ANSWER_ROUNDS = 200
 ANSWER_PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 7, "min_data_in_leaf": 100,
@@ -182,6 +185,18 @@ class Part:
             out[q] = 1 + int(np.sum((ss > best) | ((ss == best) & ~yy)))
         return out
 
+    def subset(self, keep: np.ndarray) -> "Part":
+        """The questions of this part where `keep` (one flag per question)."""
+        d = {"X": self.X, "y": self.y, "g": self.g, "answerable": self.answerable, "ids": self.qids}
+        return Part(d, keep, 10 ** 9)
+
+    def lead_answered(self) -> np.ndarray:
+        """Per question: whether a sentence that answers it is among its article's first `LEAD`."""
+        out = np.zeros(len(self.qids), bool)
+        lead = self.y.astype(bool) & (self.X[:, FEATURES.index("position")] < LEAD)
+        out[self.g[lead]] = True
+        return out
+
     def metrics(self, s: np.ndarray) -> dict:
         r = self.ranks(s)[self.answerable]
         return {"n": int(self.answerable.sum()), "hit@1": float(np.mean(r == 1)), "hit@3": float(np.mean(r <= 3)),
@@ -278,6 +293,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed-weight", type=int, help="how many times a seed question counts (default: the "
                    "news weight); the seeds are 25 fit questions beside the BBC's 828")
     p.add_argument("--rounds", type=int, default=800)
+    p.add_argument("--lead-weight", type=int, help="how many times a BBC training question counts when a "
+                   "sentence among its article's first two answers it (default: the news weight)")
     p.add_argument("--no-train-set", action="store_true", help="leave out tests/data/bbc_train_questions*.jsonl")
     p.add_argument("--reader", default=str(READER_PATH), help="the cross-encoder to combine with the "
                    "ranker (benchmarks/train_cross_encoder.py); 'off' for none")
@@ -325,14 +342,25 @@ def main(argv=None) -> int:
             out[name] = (Part(d, fit, top), Part(d, held, top))
         return out
 
-    def weighted(ps, news_weight):
-        return [(ps["squad"][0], 1), (ps["seeds"][0], args.seed_weight or news_weight), (ps["bbc"][0], news_weight)]
+    def weighted(fit: dict, news_weight: int) -> list:
+        """The fit parts with how many times each counts; BBC questions answered by their article's
+        lead count `--lead-weight` times (the first folds are split before, so no question moves)."""
+        out = [(fit["squad"], 1), (fit["seeds"], args.seed_weight or news_weight)]
+        lw = news_weight if args.lead_weight is None else args.lead_weight
+        if lw == news_weight:
+            return out + [(fit["bbc"], news_weight)]
+        lead = fit["bbc"].lead_answered()
+        return out + [(p, w) for p, w in ((fit["bbc"].subset(~lead), news_weight), (fit["bbc"].subset(lead), lw))
+                      if len(p.qids)]
+
+    def fit_parts(f: int | None = None) -> dict:
+        """Every set's fit part, or its fold `f` of two."""
+        return {n: ps[n][0] if f is None else folds(ps[n][0])[f] for n in ps}
 
     def folds(part: Part):
         """The fit part's questions in two folds (alternate questions)."""
         a = (np.arange(len(part.qids)) % 2 == 0)
-        d = {"X": part.X, "y": part.y, "g": part.g, "answerable": part.answerable, "ids": part.qids}
-        return Part(d, a, 10 ** 9), Part(d, ~a, 10 ** 9)
+        return part.subset(a), part.subset(~a)
 
     # --- choose the candidate count, the rounds and the news weight on the fit parts alone
     best = None
@@ -344,8 +372,8 @@ def main(argv=None) -> int:
             for rounds in sorted({g[2] for g in grid if g[:2] == (top, nw)}):
                 score = 0.0
                 for f in (0, 1):
-                    train = [(folds(p)[f], w) for p, w in weighted(ps, nw)]
-                    test = [folds(p)[1 - f] for p, _ in weighted(ps, nw)]
+                    train = weighted(fit_parts(f), nw)
+                    test = list(fit_parts(1 - f).values())
                     m = fit_model(train, rounds)
                     # objective: hit@1 on each set, the news sets counted as much as SQuAD
                     score += sum(t.metrics(predict(m, t))["hit@1"] for t in test)
@@ -361,7 +389,7 @@ def main(argv=None) -> int:
     def fold_of(part: Part) -> np.ndarray:
         return (np.arange(len(part.qids)) % 2)[part.g]
 
-    fold_models = [fit_model([(folds(p)[f], w) for p, w in weighted(ps, nw)], rounds) for f in (0, 1)]
+    fold_models = [fit_model(weighted(fit_parts(f), nw), rounds) for f in (0, 1)]
     rank_oof = {}
     for n in ps:
         part, fo = ps[n][0], fold_of(ps[n][0])
@@ -377,7 +405,7 @@ def main(argv=None) -> int:
         for f in (0, 1):
             sc[fo == 1 - f] = fold_models[f].predict(part.X[fo == 1 - f], num_threads=2)
         ablated[n] = (part, fo, sc)
-    ranker = fit_model(weighted(ps, nw), rounds)
+    ranker = fit_model(weighted(fit_parts(), nw), rounds)
     rank_scores = {n: (rank_oof[n], predict(ranker, ps[n][1])) for n in ps}
 
     # --- P(the sentence answers): a classifier over the features and the ranker's score
