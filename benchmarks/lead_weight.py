@@ -6,8 +6,9 @@ In the BBC training questions a sentence among the article's first two answers 2
 the evaluation sets' held-out half 8%, in the check set 3%, in the 200 questions written about
 sentences below the lead (`tests/data/bbc_below_lead_questions_{a,b}.jsonl`, never read by
 `train_reranker.py`) none. So the ranker may learn "the lead answers" from the training mix. This
-refits the ranker (`train_reranker.py`'s recipe: top 30, news weight 8, 800 rounds) with those
-lead-answered BBC training questions counted `--weights` times instead of 8, and measures:
+refits the ranker (`train_reranker.py`'s recipe and weighting, `weighted`: top 30, news weight 8,
+800 rounds; weight 8 is its model) with those lead-answered BBC training questions counted
+`--weights` times instead of 8, and measures:
 
 - five-fold cross-validation over the BBC fit questions (974 questions; hit@1, all of them and
   split into lead-answered and the rest): each fold's model never saw its questions;
@@ -23,6 +24,7 @@ Dumps: `train_reranker.py`'s (benchmarks/data/rerank/), plus the below-lead ques
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,8 +38,7 @@ K = 5
 
 
 def main(argv=None) -> int:
-    from qa import Library
-    from qa.evaluate import in_part, load_questions
+    from qa.evaluate import load_questions
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bbc-index", required=True, help="an index of ../shared/corpora/bbc-2005")
     p.add_argument("--weights", type=int, nargs="+", default=[8, 2], help="lead-answered question weights (8: as the others)")
@@ -45,24 +46,13 @@ def main(argv=None) -> int:
     p.add_argument("--below-lead", action="store_true", help="also fit on the below-lead questions (cross-fitted)")
     args = p.parse_args(argv)
     top, nw, rounds = 30, 8, 800
+    os.environ["QA_RERANKER"] = "off"  # as in train_reranker.py: a dump asks the first stage alone
 
-    def fitted(qid: str) -> bool:
-        return qid.startswith("t") or in_part(qid, "even")
-
-    bbc_lib = lambda: Library(index_dir=args.bbc_index, seeds_dir=T.BBC)  # noqa: E731
-    seed_lib = lambda: Library(index_dir=T.ROOT / "index", seeds_dir=T.ROOT / "seeds")  # noqa: E731
-    squad_lib, squad_q = T.squad_set()
-    sets = {n: T.load_or_dump(n, make, q, False) for n, make, q in
-            (("squad", squad_lib, squad_q),
-             ("seeds", seed_lib, load_questions(T.ROOT / "tests/data/seed_questions.jsonl")),
-             ("bbc", bbc_lib, T.bbc_questions()))}
-    below = T.load_or_dump("bbc-below-lead", bbc_lib, [q for f in BELOW_LEAD for q in load_questions(f)], False)
-    check = T.load_or_dump("bbc-check", bbc_lib, load_questions(T.CHECK_QUESTIONS), False)
-    ps = {}
-    for n, d in sets.items():
-        ids = [str(i) for i in d["ids"]]
-        fit = np.arange(len(ids)) < len(ids) // 2 if n == "squad" else np.array([fitted(i) for i in ids])
-        ps[n] = (T.Part(d, fit, top), T.Part(d, ~fit, top))
+    libraries, _, sets = T.datasets(args.bbc_index)
+    below = T.load_or_dump("bbc-below-lead", libraries["bbc"], [q for f in BELOW_LEAD for q in load_questions(f)],
+                           False)
+    check = T.load_or_dump("bbc-check", libraries["bbc"], load_questions(T.CHECK_QUESTIONS), False)
+    ps = T.fit_and_held(sets, top)
     BL = T.Part(below, np.ones(len(below["ids"]), bool), top)
     CHK = T.Part(check, np.ones(len(check["ids"]), bool), top)
     F = ps["bbc"][0]
@@ -72,10 +62,13 @@ def main(argv=None) -> int:
           f"check {share(CHK):.3f}, below-lead set {share(BL):.3f}", file=sys.stderr)
 
     def fit(lw: int, f_keep: np.ndarray, b_keep: np.ndarray):
-        parts = [(ps["squad"][0], 1), (ps["seeds"][0], nw), (F.subset(f_keep & ~lead), nw), (F.subset(f_keep & lead), lw)]
+        """`train_reranker.py`'s weighting over the fit questions where `f_keep` (and the
+        below-lead ones where `b_keep`, with --below-lead)."""
+        parts = T.weighted({"squad": ps["squad"][0], "seeds": ps["seeds"][0], "bbc": F.subset(f_keep)}, nw,
+                           lead_weight=lw)
         if args.below_lead:
             parts.append((BL.subset(b_keep), nw))
-        return T.fit_model([(q, w) for q, w in parts if len(q.qids)], rounds)
+        return T.fit_model(parts, rounds)
 
     print("| seed | lead weight | fit CV: all | below the lead | lead | below-lead set | held-out BBC | check "
           "| held-out seeds | held-out SQuAD |\n|---|---|---|---|---|---|---|---|---|---|")

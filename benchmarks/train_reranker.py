@@ -279,9 +279,54 @@ def more_threshold(parts: list[tuple[Part, np.ndarray, np.ndarray]], k: int = 3,
 
 # ------------------------------------------------------------------ main
 
-def main(argv=None) -> int:
+def fitted(qid: str) -> bool:
+    """Fitted on: the BBC training questions (ids t…) and the even ids of the seed and BBC sets."""
+    from qa.evaluate import in_part
+    return qid.startswith("t") or in_part(qid, "even")
+
+
+def datasets(bbc_index, seed_index=ROOT / "index", fresh: bool = False, squad_limit: int = 0,
+             train_set: bool = True) -> tuple[dict, dict, dict]:
+    """Per set ("squad", "seeds", "bbc"): what makes its library, its questions, its feature dump."""
     from qa import Library
-    from qa.evaluate import in_part, load_questions
+    from qa.evaluate import load_questions
+    make_squad, squad_q = squad_set(squad_limit)
+    libraries = {"squad": make_squad,
+                 "seeds": lambda: Library(index_dir=seed_index, seeds_dir=ROOT / "seeds"),
+                 "bbc": lambda: Library(index_dir=bbc_index, seeds_dir=BBC)}
+    questions = {"squad": squad_q, "seeds": load_questions(ROOT / "tests/data/seed_questions.jsonl"),
+                 "bbc": bbc_questions(train_set)}
+    return libraries, questions, {n: load_or_dump(n, libraries[n], questions[n], fresh) for n in libraries}
+
+
+def fit_and_held(sets: dict, top: int) -> dict:
+    """Per set: its (fit, held-out) Parts over the best `top` candidates. SQuAD's first half of
+    questions (whole articles) is fitted on; of the others, the `fitted` ids."""
+    out = {}
+    for name, d in sets.items():
+        ids = [str(i) for i in d["ids"]]
+        fit = np.arange(len(ids)) < len(ids) // 2 if name == "squad" else np.array([fitted(i) for i in ids])
+        out[name] = (Part(d, fit, top), Part(d, ~fit, top))
+    return out
+
+
+def weighted(fit: dict, news_weight: int, seed_weight: int | None = None,
+             lead_weight: int | None = None) -> list[tuple[Part, int]]:
+    """The fit parts (by set name) with how many times each counts: SQuAD once, the news sets
+    `news_weight` times (the seeds `seed_weight` where given), and the BBC questions that their
+    article's lead answers `lead_weight` times where given (split off after any fold is taken,
+    so no question changes fold)."""
+    out = [(fit["squad"], 1), (fit["seeds"], seed_weight or news_weight)]
+    lw = news_weight if lead_weight is None else lead_weight
+    if lw == news_weight:
+        return out + [(fit["bbc"], news_weight)]
+    lead = fit["bbc"].lead_answered()
+    return out + [(p, w) for p, w in ((fit["bbc"].subset(~lead), news_weight), (fit["bbc"].subset(lead), lw))
+                  if len(p.qids)]
+
+
+def main(argv=None) -> int:
+    from qa.evaluate import load_questions
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bbc-index", required=True, help="an index of ../shared/corpora/bbc-2005")
     p.add_argument("--seed-index", default=str(ROOT / "index"), help="an index of seeds/ (default: index/)")
@@ -309,49 +354,17 @@ def main(argv=None) -> int:
     # being trained must not depend on the one it replaces
     os.environ["QA_RERANKER"] = "off"
 
-    def fitted(qid: str) -> bool:
-        return qid.startswith("t") or in_part(qid, "even")
-
-    make_squad, squad_q = squad_set(args.squad_limit)
-    libraries = {"squad": make_squad,
-                 "seeds": lambda: Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds"),
-                 "bbc": lambda: Library(index_dir=args.bbc_index, seeds_dir=BBC)}
-    questions = {"squad": squad_q, "seeds": load_questions(ROOT / "tests/data/seed_questions.jsonl"),
-                 "bbc": bbc_questions(not args.no_train_set)}
-    sets = {n: load_or_dump(n, libraries[n], questions[n], args.fresh) for n in libraries}
-
-    squad_fit = squad_q[:len(squad_q) // 2]
+    libraries, questions, sets = datasets(args.bbc_index, args.seed_index, args.fresh, args.squad_limit,
+                                          not args.no_train_set)
+    squad_fit = questions["squad"][:len(questions["squad"]) // 2]
     bbc_fit = [q for q in questions["bbc"] if q["support"] and fitted(q["id"])]
     abl_sets = {
-        "squad": load_or_dump("squad-ablated", make_squad, squad_fit, args.fresh, ablate="paragraph"),
+        "squad": load_or_dump("squad-ablated", libraries["squad"], squad_fit, args.fresh, ablate="paragraph"),
         "bbc": load_or_dump("bbc-ablated", libraries["bbc"], bbc_fit, args.fresh, ablate="articles"),
     }
 
-    def split(name, d):
-        ids = list(d["ids"])
-        if name == "squad":
-            fit = np.arange(len(ids)) < len(ids) // 2
-        else:
-            fit = np.array([fitted(i) for i in ids])
-        return fit, ~fit
-
-    def parts_for(top):
-        out = {}
-        for name, d in sets.items():
-            fit, held = split(name, d)
-            out[name] = (Part(d, fit, top), Part(d, held, top))
-        return out
-
-    def weighted(fit: dict, news_weight: int) -> list:
-        """The fit parts with how many times each counts; BBC questions answered by their article's
-        lead count `--lead-weight` times (the first folds are split before, so no question moves)."""
-        out = [(fit["squad"], 1), (fit["seeds"], args.seed_weight or news_weight)]
-        lw = news_weight if args.lead_weight is None else args.lead_weight
-        if lw == news_weight:
-            return out + [(fit["bbc"], news_weight)]
-        lead = fit["bbc"].lead_answered()
-        return out + [(p, w) for p, w in ((fit["bbc"].subset(~lead), news_weight), (fit["bbc"].subset(lead), lw))
-                      if len(p.qids)]
+    def weights(fit: dict, news_weight: int) -> list:
+        return weighted(fit, news_weight, args.seed_weight, args.lead_weight)
 
     def fit_parts(f: int | None = None) -> dict:
         """Every set's fit part, or its fold `f` of two."""
@@ -367,12 +380,12 @@ def main(argv=None) -> int:
     grid = [(args.top, args.news_weight, args.rounds)] if args.top else \
         [(top, nw, rounds) for top in (30, 50) for nw in (4, 8, 16) for rounds in (200, 400, 800)]
     for top in sorted({g[0] for g in grid}):
-        ps = parts_for(top)
+        ps = fit_and_held(sets, top)
         for nw in sorted({g[1] for g in grid if g[0] == top}):
             for rounds in sorted({g[2] for g in grid if g[:2] == (top, nw)}):
                 score = 0.0
                 for f in (0, 1):
-                    train = weighted(fit_parts(f), nw)
+                    train = weights(fit_parts(f), nw)
                     test = list(fit_parts(1 - f).values())
                     m = fit_model(train, rounds)
                     # objective: hit@1 on each set, the news sets counted as much as SQuAD
@@ -382,14 +395,14 @@ def main(argv=None) -> int:
                     best = (score, top, nw, rounds)
     _, top, nw, rounds = best
     print(f"chosen: rerank top {top}, news weight {nw}, {rounds} rounds", file=sys.stderr)
-    ps = parts_for(top)
+    ps = fit_and_held(sets, top)
 
     # --- the ranker, and out-of-fold scores: each fit question scored by the fold model that
     # did not see it; the ablated questions (made unanswerable) by the same fold model
     def fold_of(part: Part) -> np.ndarray:
         return (np.arange(len(part.qids)) % 2)[part.g]
 
-    fold_models = [fit_model(weighted(fit_parts(f), nw), rounds) for f in (0, 1)]
+    fold_models = [fit_model(weights(fit_parts(f), nw), rounds) for f in (0, 1)]
     rank_oof = {}
     for n in ps:
         part, fo = ps[n][0], fold_of(ps[n][0])
@@ -405,7 +418,7 @@ def main(argv=None) -> int:
         for f in (0, 1):
             sc[fo == 1 - f] = fold_models[f].predict(part.X[fo == 1 - f], num_threads=2)
         ablated[n] = (part, fo, sc)
-    ranker = fit_model(weighted(fit_parts(), nw), rounds)
+    ranker = fit_model(weights(fit_parts(), nw), rounds)
     rank_scores = {n: (rank_oof[n], predict(ranker, ps[n][1])) for n in ps}
 
     # --- P(the sentence answers): a classifier over the features and the ranker's score

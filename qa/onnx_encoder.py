@@ -3,8 +3,9 @@
 The sentence-transformers model (Transformer + mean Pooling + Normalize, as
 all-MiniLM-L6-v2 is) is exported once, locally, from the same weights with
 `torch.onnx.export` (opset 17; pooling and normalising are part of the graph;
-the attention traced in its plain "eager" form, which ONNX Runtime runs about 12% faster
-here than the graph traced from torch's fused scaled-dot-product attention), then checked against torch on probe sentences: the export is used only when
+the attention traced in its plain "eager" form, which ONNX Runtime runs about 12%
+faster here than the graph traced from torch's fused scaled-dot-product attention),
+then checked against torch on probe sentences: the export is used only when
 every vector agrees within `TOLERANCE`. Exports live in `QA_CACHE`
 (default ~/.cache/qa), keyed by the model folder's files, so a changed model
 is exported again. Tokenising uses the model's own tokenizer.json through
