@@ -74,8 +74,30 @@ PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1, 3], "
 
 # ------------------------------------------------------------------ dumps
 
-def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str | None = None) -> dict:
-    """Features and labels of the first stage's best `top` candidates of every question.
+def towers(name: str, questions: list[dict]) -> list:
+    """Per question of the dump `name`, the question-side model (`qa.question_encoder`) that
+    embeds it: for a fit question the one trained without its half of the fit questions
+    (benchmarks/train_question_encoder.py; out of fold, so the ranker learns how far to trust
+    the tuned cosine on questions it was not tuned on), else the shipped one (None: off)."""
+    import train_question_encoder as tqe
+    from qa import question_encoder
+    shipped = question_encoder.default()
+    if shipped is None:
+        return [None] * len(questions)
+    if name.endswith("-ablated"):  # made of fit questions only
+        fit = np.ones(len(questions), bool)
+    elif name in ("squad", "seeds", "bbc"):
+        fit = tqe.fit_flags(name, questions)
+    else:  # the check set and anything else: never fitted on
+        fit = np.zeros(len(questions), bool)
+    folds = [question_encoder.QuestionEncoder(tqe.fold_path(f)) for f in (0, 1)]
+    return [folds[tqe.fold_of(q["id"])] if f else shipped for q, f in zip(questions, fit)]
+
+
+def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str | None = None,
+         tuned: list | None = None) -> dict:
+    """Features and labels of the first stage's best `top` candidates of every question
+    (`tuned`: per question, the question-side model that embeds it, `towers`).
 
     `ablate` makes questions the articles do not answer out of ones they do, for the answer
     classifier: the candidates come from the index without the question's gold paragraph
@@ -110,7 +132,7 @@ def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str
         head = np.argsort(-fused, kind="stable")[:top]
         asked = " ".join(q["question"].split())
         X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head],
-                          asked, emb.encode_few))
+                          asked, emb.encode_few, tuned[n].encode(query) if tuned and tuned[n] else None))
         y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows[head]], dtype=np.int8))
         answerable.append(bool(q["support"]) and (not ablate or bool(y[-1].any())))
         g.append(np.full(len(head), n, dtype=np.int32))
@@ -135,7 +157,7 @@ def load_or_dump(name: str, make_lib, questions: list[dict], fresh: bool, ablate
             return d
     DATA.mkdir(parents=True, exist_ok=True)
     print(f"dumping {name}: {len(questions)} questions", file=sys.stderr)
-    return dump(make_lib(), questions, path, ablate=ablate)
+    return dump(make_lib(), questions, path, ablate=ablate, tuned=towers(name, questions))
 
 
 def squad_set(limit: int = 0):
@@ -285,9 +307,9 @@ def fitted(qid: str) -> bool:
     return qid.startswith("t") or in_part(qid, "even")
 
 
-def datasets(bbc_index, seed_index=ROOT / "index", fresh: bool = False, squad_limit: int = 0,
-             train_set: bool = True) -> tuple[dict, dict, dict]:
-    """Per set ("squad", "seeds", "bbc"): what makes its library, its questions, its feature dump."""
+def libraries_and_questions(bbc_index, seed_index=ROOT / "index", squad_limit: int = 0,
+                            train_set: bool = True) -> tuple[dict, dict]:
+    """Per set ("squad", "seeds", "bbc"): what makes its library, and its questions."""
     from qa import Library
     from qa.evaluate import load_questions
     make_squad, squad_q = squad_set(squad_limit)
@@ -296,6 +318,13 @@ def datasets(bbc_index, seed_index=ROOT / "index", fresh: bool = False, squad_li
                  "bbc": lambda: Library(index_dir=bbc_index, seeds_dir=BBC)}
     questions = {"squad": squad_q, "seeds": load_questions(ROOT / "tests/data/seed_questions.jsonl"),
                  "bbc": bbc_questions(train_set)}
+    return libraries, questions
+
+
+def datasets(bbc_index, seed_index=ROOT / "index", fresh: bool = False, squad_limit: int = 0,
+             train_set: bool = True) -> tuple[dict, dict, dict]:
+    """Per set ("squad", "seeds", "bbc"): what makes its library, its questions, its feature dump."""
+    libraries, questions = libraries_and_questions(bbc_index, seed_index, squad_limit, train_set)
     return libraries, questions, {n: load_or_dump(n, libraries[n], questions[n], fresh) for n in libraries}
 
 

@@ -18,12 +18,11 @@ with the ranker's (`qa.rerank`).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from .model_files import chosen
+from .model_files import loaded
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "cross_encoder.onnx"
 # question + sentence + title: a news sentence and its title fit; longer ones lose the title's end
@@ -65,16 +64,6 @@ class CrossEncoder:
         return np.asarray(out, np.float32).reshape(len(texts), -1)[:, 0]
 
 
-_loaded: dict[str, CrossEncoder] = {}
-_lock = threading.Lock()
-
-
 def default() -> CrossEncoder | None:
     """The cross-encoder `QA_CROSS_ENCODER` names: the shipped one (unset), none ('off'), or a file."""
-    path = chosen("QA_CROSS_ENCODER", MODEL_PATH)
-    if path is None:
-        return None
-    with _lock:
-        if str(path) not in _loaded:
-            _loaded[str(path)] = CrossEncoder(path)
-        return _loaded[str(path)]
+    return loaded("QA_CROSS_ENCODER", MODEL_PATH, CrossEncoder)

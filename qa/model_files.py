@@ -4,13 +4,20 @@
 file shipped in qa/models/ if it is there; 'off' (or 0, none, false), none; a path, that file,
 and an error when it is missing, rather than answering worse in silence.
 
-What is left out: loading and caching the models (their own modules).
+`loaded` keeps one loaded model per file for the process. What is left out: how each model is
+read (its own module).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+_loaded: dict[tuple[str, str], object] = {}
+_lock = threading.Lock()
 
 
 def chosen(variable: str, shipped: Path) -> Path | None:
@@ -24,3 +31,15 @@ def chosen(variable: str, shipped: Path) -> Path | None:
     if not path.exists():
         raise FileNotFoundError(f"{variable}={where}: no such model file")
     return path
+
+
+def loaded(variable: str, shipped: Path, load: Callable[[Path], T]) -> T | None:
+    """The model `variable` chooses (`chosen`), read once by `load(path)` and kept; None for none."""
+    path = chosen(variable, shipped)
+    if path is None:
+        return None
+    with _lock:
+        key = (variable, str(path))
+        if key not in _loaded:
+            _loaded[key] = load(path)
+        return _loaded[key]  # type: ignore[return-value]

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from .model_files import chosen
-from .rerank_features import FEATURES, features, focus_terms, question_kind  # noqa: F401  (re-exported)
+from .rerank_features import RERANK_TOP, FEATURES, features, focus_terms, question_kind  # noqa: F401  (re-exported)
 from .search import FEATURES as FIRST_STAGE, Hit, candidates, fuse
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "reranker.json"
-# First-stage candidates the second stage re-orders; the rest keep their order below them.
-RERANK_TOP = 30
+# RERANK_TOP (qa.rerank_features): first-stage candidates the second stage re-orders; the rest
+# keep their order below them.
 
 
 def _pair_text(index, row: int) -> str:
@@ -128,6 +128,16 @@ def default() -> Reranker | None:
     return _loaded[key]
 
 
+def tuned_vector(question: str, index=None) -> np.ndarray | None:
+    """The question from the question-side model (`qa.question_encoder`), or None when it is
+    off or `index` holds another model's vectors than the bundled one it was tuned against."""
+    from . import question_encoder
+    if index is not None and not question_encoder.fits(index.model):
+        return None
+    encoder = question_encoder.default()
+    return encoder.encode(question) if encoder is not None else None
+
+
 def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | None = None,
            reranker: Reranker | None | str = "default", asked: str | None = None, encode=None) -> list[Hit]:
     """The `k` best sentences for the question, best first: the first stage's order, its best
@@ -151,7 +161,7 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
         return [hit(o, fused[o]) for o in order[:k]]
     head = order[:model.top]
     s, p = model.score(features(index, qvec, question, rows[head], {f: v[head] for f, v in feats.items()},
-                                fused[head], asked, encode))
+                                fused[head], asked, encode, tuned_vector(question, index)))
     ranked = np.argsort(-s, kind="stable")
     if model.reader is not None and len(ranked):
         # the best few read with the question: they keep their place above the rest, in the

@@ -42,9 +42,10 @@ FEATURES = FIRST_STAGE + (
     "art_cov", "new_cov", "title_in_q", "title_restate", "ctx_cov", "pronoun_start", "definite_start",
     "position", "para_position", "caption", "chars", "art_gap", "art_rank", "art_cands", "dense_topicless",
     "followup", "own_cov", "novelty", "restate", "focus", "q_numbers", "dense_masked", "masked_topicless",
-    "kind_match",
+    "kind_match", "tuned_dense", "tuned_gap", "tuned_para",
 ) + tuple(f"{f}_vs_art" for f in _RELATIVE)
 
+RERANK_TOP = 30  # the first stage's candidates the second stage (qa.rerank) re-orders
 _QKINDS = {None: 0, "date": 1, "number": 2, "name": 3, "reason": 4, "say": 5, "how": 6}
 _Q_REASON = re.compile(r"^\s*(?:and\s+)?why\b|\bwhat (?:caused|led to|prompted|was behind|is behind|"
                        r"was the reason|is the reason|are the reasons|were the reasons)\b|\bfor what reason\b", re.I)
@@ -103,13 +104,14 @@ def _held_share(held: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: dict[str, np.ndarray],
-             fused: np.ndarray, asked: str | None = None, encode=None) -> np.ndarray:
+             fused: np.ndarray, asked: str | None = None, encode=None, tuned: np.ndarray | None = None) -> np.ndarray:
     """float32 [len(rows), len(FEATURES)]: every candidate described for the second stage.
 
     `question` is what was searched; `asked`, when it differs, the reader's own follow-up
     ("How much did it pay?") whose words were joined to an earlier question's. `encode`
     (texts -> unit vectors, uncached) embeds the question without its names (`qa.topic_mask`);
-    without it the masked similarities are the plain ones."""
+    without it the masked similarities are the plain ones. `tuned` is the question's vector from
+    the question-side model (`qa.question_encoder`); without it the plain one stands in."""
     n = len(rows)
     rows = np.asarray(rows, dtype=np.int64)
     out = np.zeros((n, len(FEATURES)), dtype=np.float32)
@@ -241,6 +243,16 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     else:
         out[:, col["dense_masked"]] = feats["dense"]
         out[:, col["masked_topicless"]] = out[:, col["dense_topicless"]]
+    # The question embedded by the model tuned on the question side, against the sentence and
+    # its titled paragraph (the plain vector where there is none, or it does not fit the index).
+    tq = tuned if tuned is not None and len(tuned) == svecs.shape[1] else np.asarray(qvec, dtype=np.float32)
+    tq = np.asarray(tq, dtype=np.float32)
+    out[:, col["tuned_dense"]] = svecs @ tq
+    # less the best of the first stage's best RERANK_TOP (what the ranker reads when serving, even
+    # where training describes more candidates)
+    head = out[:, col["rank"]] < RERANK_TOP
+    out[:, col["tuned_gap"]] = out[:, col["tuned_dense"]] - out[head, col["tuned_dense"]].max() if n else 0.0
+    out[:, col["tuned_para"]] = np.asarray(_plain(index.para_vecs)[index.sent[rows, 1]], dtype=np.float32) @ tq
     for f in _RELATIVE:
         v = out[:, col[f]]
         out[:, col[f"{f}_vs_art"]] = v - _best_in_article(v, art_of, len(ulist))[art_of]

@@ -37,7 +37,7 @@ def test_chat_answers_the_card_question_with_the_message_alone(client):
     md = client.predict(CARD_QUESTION, api_name="/chat")
     assert isinstance(md, str)
     quotes = quotes_of(md)
-    assert len(quotes) == 3 and CARD_QUOTE in quotes[0]
+    assert 1 <= len(quotes) <= 3 and CARD_QUOTE in quotes[0]  # k=3 is a maximum, not a quota
     assert "Russian FM: We and the US Are Arming Opposing Sides in Syrian Conflict" in md
     assert "<mark>" in md  # the paragraph, with the quoted sentence marked
 
@@ -203,7 +203,8 @@ def test_speaker_and_source_text_is_escaped():
 
 def test_answer_header_counts_quotes_and_articles(client):
     md = client.predict(CARD_QUESTION, api_name="/chat")
-    assert '<p class="qa-head">3 quotes from 1 article</p>' in md
+    n = len(quotes_of(md))  # k=3 is a maximum: the quotes that clear the bar after the first
+    assert n >= 2 and f'<p class="qa-head">{n} quotes from 1 article</p>' in md
     assert "qa-head" not in client.predict("What is the capital of Australia?", api_name="/chat")
 
 
