@@ -12,6 +12,9 @@ the archive than the evaluation set's) are all fitted on; the BBC check set
 and no hyper-parameter is chosen on it: the candidate count, the rounds and the news weight
 are chosen by two-fold cross-validation on the fit parts.
 
+Before it: benchmarks/train_question_encoder.py (the question-side model; its two fold models
+give the fit questions' tuned-question features out of fold).
+
 Steps: every question is asked the way `qa.answer` asks it (follow-ups rewritten), and the
 first stage's best `MAX_TOP` candidates are described by `qa.rerank.features` with a label
 (does the sentence hold a support text); the dumps are cached in benchmarks/data/rerank/.
@@ -90,6 +93,10 @@ def towers(name: str, questions: list[dict]) -> list:
         fit = tqe.fit_flags(name, questions)
     else:  # the check set and anything else: never fitted on
         fit = np.zeros(len(questions), bool)
+    missing = [str(tqe.fold_path(f)) for f in (0, 1) if not tqe.fold_path(f).exists()]
+    if missing:
+        raise SystemExit(f"no {', '.join(missing)}: run benchmarks/train_question_encoder.py first "
+                         "(or QA_QUESTION_ENCODER=off for a ranker without the tuned question)")
     folds = [question_encoder.QuestionEncoder(tqe.fold_path(f)) for f in (0, 1)]
     return [folds[tqe.fold_of(q["id"])] if f else shipped for q, f in zip(questions, fit)]
 
