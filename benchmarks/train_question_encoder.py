@@ -65,16 +65,9 @@ def fold_path(f: int) -> Path:
     return DATA / f"without-fold-{f}.onnx"
 
 
-def fit_flags(name: str, questions: list[dict]) -> np.ndarray:
-    """Which questions of a set are fitted on (train_reranker.fit_and_held's split)."""
-    from train_reranker import fitted
-    if name == "squad":
-        return np.arange(len(questions)) < len(questions) // 2
-    return np.array([fitted(q["id"]) for q in questions])
-
-
 def candidate_lists(lib, questions: list[dict]) -> dict:
-    """Per question: the text searched, the first stage's best TOP rows and their labels."""
+    """Per question: the text searched, the first stage's best TOP rows, their labels and their
+    stored sentence vectors `V` (zeros where a question has fewer candidates)."""
     from qa.answer import resolve
     from qa.evaluate import is_correct
     from qa.search import candidates, fuse
@@ -87,12 +80,14 @@ def candidate_lists(lib, questions: list[dict]) -> dict:
         texts.append(query)
         rows[n, :len(head)] = head
         labels[n, :len(head)] = [is_correct(index.sentence_text(int(x)), q) for x in head]
-    return {"texts": np.array(texts), "rows": rows, "y": labels, "ids": np.array([q["id"] for q in questions])}
+    V = np.where((rows >= 0)[..., None], np.asarray(index.sent_vecs[np.maximum(rows, 0).ravel()], np.float32)
+                 .reshape(*rows.shape, -1), 0).astype(np.float32)
+    return {"texts": np.array(texts), "rows": rows, "y": labels, "V": V, "ids": np.array([q["id"] for q in questions])}
 
 
 def training_sets(bbc_index, seed_index, fresh: bool = False) -> dict:
-    """Per set: candidate lists (cached in benchmarks/data/question_encoder/), with the
-    candidates' sentence vectors `V` and whether each question is fitted on."""
+    """Per set: candidate lists (`candidate_lists`, cached in benchmarks/data/question_encoder/)
+    and whether each question is fitted on (`fit`)."""
     import train_reranker as tr
     os.environ["QA_RERANKER"] = "off"  # the first stage, as train_reranker.py's dumps ask it
     libraries, questions = tr.libraries_and_questions(bbc_index, seed_index)
@@ -101,20 +96,12 @@ def training_sets(bbc_index, seed_index, fresh: bool = False) -> dict:
         path = DATA / f"{name}.npz"
         ids = [q["id"] for q in questions[name]]
         d = dict(np.load(path)) if path.exists() and not fresh else None
-        lib = None
-        if d is None or [str(i) for i in d["ids"]] != ids:
+        if d is None or "V" not in d or [str(i) for i in d["ids"]] != ids:
             print(f"candidates for {name}: {len(ids)} questions", file=sys.stderr)
-            lib = libraries[name]()
-            d = candidate_lists(lib, questions[name])
+            d = candidate_lists(libraries[name](), questions[name])
             DATA.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(path, **d)
-        if "V" not in d:
-            lib = lib or libraries[name]()
-            vecs = lib.index.sent_vecs
-            d["V"] = np.stack([np.where((r >= 0)[:, None], np.asarray(vecs[np.maximum(r, 0)], np.float32), 0)
-                               for r in d["rows"]])
-            np.savez_compressed(path, **d)
-        d["fit"] = fit_flags(name, questions[name])
+        d["fit"] = tr.fit_flags(name, ids)
         out[name] = d
     return out
 
@@ -127,7 +114,7 @@ def train(sets: dict, leave_out: int | None, news_repeat: int, epochs: float = E
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
     st = SentenceTransformer(resolve_model_path(default_model()), device="cpu")
-    model, tok = st[0].auto_model, st.tokenizer
+    model, tok = st[0].auto_model, st.tokenizer  # fine-tuned in place; `st` pools and normalises
     items = [(name, i) for name, d in sets.items()
              for i in np.flatnonzero(d["fit"] & (d["y"].sum(1) > 0))
              if leave_out is None or fold_of(str(d["ids"][i])) != leave_out
@@ -145,9 +132,7 @@ def train(sets: dict, leave_out: int | None, news_repeat: int, epochs: float = E
         batch = [items[order.pop()] for _ in range(BATCH)]
         enc = tok([str(sets[n]["texts"][i]) for n, i in batch], padding=True, truncation=True,
                   max_length=MAX_TOKENS, return_tensors="pt")
-        h = model(**enc).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
-        q = torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+        q = st(dict(enc))["sentence_embedding"]  # the model's own mean pooling and normalising
         V = torch.from_numpy(np.stack([sets[n]["V"][i] for n, i in batch]))
         y = torch.from_numpy(np.stack([sets[n]["y"][i] for n, i in batch])).bool()
         there = torch.from_numpy(np.stack([sets[n]["rows"][i] for n, i in batch]) >= 0)
@@ -204,7 +189,7 @@ def main(argv=None) -> int:
     from qa.embed import Embedder
     from qa.question_encoder import QuestionEncoder
     base = Embedder()
-    report = {"base": hit_at_1(sets, lambda t: base.encode_few(t), "held")}
+    report = {"base": hit_at_1(sets, base.encode_few, "held")}
     for f in (0, 1):
         print(f"training without fold {f}", file=sys.stderr)
         export_int8(train(sets, f, args.news_repeat), fold_path(f))

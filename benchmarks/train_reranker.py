@@ -90,7 +90,7 @@ def towers(name: str, questions: list[dict]) -> list:
     if name.endswith("-ablated"):  # made of fit questions only
         fit = np.ones(len(questions), bool)
     elif name in ("squad", "seeds", "bbc"):
-        fit = tqe.fit_flags(name, questions)
+        fit = fit_flags(name, [q["id"] for q in questions])
     else:  # the check set and anything else: never fitted on
         fit = np.zeros(len(questions), bool)
     missing = [str(tqe.fold_path(f)) for f in (0, 1) if not tqe.fold_path(f).exists()]
@@ -314,6 +314,14 @@ def fitted(qid: str) -> bool:
     return qid.startswith("t") or in_part(qid, "even")
 
 
+def fit_flags(name: str, ids: list[str]) -> np.ndarray:
+    """Which questions of the set `name` are fitted on: SQuAD's first half of questions (whole
+    articles); of the others, the `fitted` ids."""
+    if name == "squad":
+        return np.arange(len(ids)) < len(ids) // 2
+    return np.array([fitted(str(i)) for i in ids], dtype=bool)
+
+
 def libraries_and_questions(bbc_index, seed_index=ROOT / "index", squad_limit: int = 0,
                             train_set: bool = True) -> tuple[dict, dict]:
     """Per set ("squad", "seeds", "bbc"): what makes its library, and its questions."""
@@ -336,12 +344,10 @@ def datasets(bbc_index, seed_index=ROOT / "index", fresh: bool = False, squad_li
 
 
 def fit_and_held(sets: dict, top: int) -> dict:
-    """Per set: its (fit, held-out) Parts over the best `top` candidates. SQuAD's first half of
-    questions (whole articles) is fitted on; of the others, the `fitted` ids."""
+    """Per set: its (fit, held-out) Parts over the best `top` candidates (`fit_flags`)."""
     out = {}
     for name, d in sets.items():
-        ids = [str(i) for i in d["ids"]]
-        fit = np.arange(len(ids)) < len(ids) // 2 if name == "squad" else np.array([fitted(i) for i in ids])
+        fit = fit_flags(name, list(d["ids"]))
         out[name] = (Part(d, fit, top), Part(d, ~fit, top))
     return out
 

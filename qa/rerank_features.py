@@ -245,8 +245,7 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
         out[:, col["masked_topicless"]] = out[:, col["dense_topicless"]]
     # The question embedded by the model tuned on the question side, against the sentence and
     # its titled paragraph (the plain vector where there is none, or it does not fit the index).
-    tq = tuned if tuned is not None and len(tuned) == svecs.shape[1] else np.asarray(qvec, dtype=np.float32)
-    tq = np.asarray(tq, dtype=np.float32)
+    tq = np.asarray(tuned if tuned is not None and len(tuned) == svecs.shape[1] else qvec, dtype=np.float32)
     out[:, col["tuned_dense"]] = svecs @ tq
     # less the best of the first stage's best RERANK_TOP (what the ranker reads when serving, even
     # where training describes more candidates)

@@ -24,7 +24,7 @@ def _described(lib, question, tuned):
     head = np.argsort(-fused, kind="stable")[:rerank.RERANK_TOP]
     X = features(ix, qv, question, rows[head], {f: v[head] for f, v in feats.items()}, fused[head],
                  tuned=tuned)
-    return {f: X[:, j] for j, f in enumerate(FEATURES)}, qv
+    return {f: X[:, j] for j, f in enumerate(FEATURES)}, rows[head]
 
 
 def test_shipped_model_is_small_and_embeds_like_the_bundled_one_but_not_the_same(seed_library):
@@ -41,17 +41,20 @@ def test_shipped_model_is_small_and_embeds_like_the_bundled_one_but_not_the_same
 
 def test_tuned_features_are_its_cosines_and_the_plain_ones_without_it(seed_library):
     tuned = question_encoder.default().encode(QUESTION)
-    col, _ = _described(seed_library, QUESTION, tuned)
+    col, rows = _described(seed_library, QUESTION, tuned)
     ix = seed_library.index
+    sent = np.asarray(ix.sent_vecs[rows], np.float32)
+    para = np.asarray(ix.para_vecs[ix.sent[rows, 1]], np.float32)
     assert np.isfinite(col["tuned_dense"]).all()
+    assert np.allclose(col["tuned_dense"], sent @ tuned, atol=1e-5)
+    assert np.allclose(col["tuned_para"], para @ tuned, atol=1e-5)
     assert col["tuned_gap"].max() == 0 and (col["tuned_gap"] <= 0).all()
     assert not np.allclose(col["tuned_dense"], col["dense"], atol=1e-3)
     # without the model (off, or a vector that does not fit the index) the plain question stands in
     for missing in (None, np.ones(7, np.float32)):
-        plain, qv = _described(seed_library, QUESTION, missing)
+        plain, _ = _described(seed_library, QUESTION, missing)
         assert np.allclose(plain["tuned_dense"], plain["dense"], atol=1e-5)
         assert np.allclose(plain["tuned_para"], plain["dense_para"], atol=1e-5)
-    assert ix is seed_library.index
 
 
 def test_off_and_a_missing_path(monkeypatch, seed_library):
