@@ -101,39 +101,48 @@ def towers(name: str, questions: list[dict]) -> list:
     return [folds[tqe.fold_of(q["id"])] if f else shipped for q, f in zip(questions, fit)]
 
 
+def ablation(index, ablate: str | None):
+    """Which of a question's candidate rows stay (a function of the question and the rows):
+    all of them, or (`ablate`) none from what answers it, so that a question the articles
+    answer becomes one they do not: "paragraph" leaves out the question's gold paragraph (SQuAD,
+    whose other paragraphs are about the same subject), "articles" every article that answers
+    it (the BBC set's `articles`)."""
+    if ablate == "paragraph":
+        import re
+        para_of: dict = {}
+        for j in range(len(index.para)):
+            para_of.setdefault(re.sub(r"\s+", " ", index.paragraph_text(j)).strip(), []).append(j)
+        return lambda q, rows: ~np.isin(index.sent[rows, 1], para_of.get(q["context"], []))
+    if ablate == "articles":
+        entry_of = {e.article.id: r for r, e in enumerate(index.entries)}
+
+        def kept(q, rows):
+            stems = [a.rsplit(".", 1)[0] for a in q.get("articles", [])]
+            return ~np.isin(index.sent[rows, 0], [entry_of[s] for s in stems if s in entry_of])
+        return kept
+    return lambda q, rows: np.ones(len(rows), bool)
+
+
 def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str | None = None,
          tuned: list | None = None) -> dict:
     """Features and labels of the first stage's best `top` candidates of every question
     (`tuned`: per question, the question-side model that embeds it, `towers`).
 
-    `ablate` makes questions the articles do not answer out of ones they do, for the answer
-    classifier: the candidates come from the index without the question's gold paragraph
-    ("paragraph": SQuAD, whose other paragraphs are about the same subject) or without every
-    article that answers it ("articles": the BBC set's `articles`)."""
+    `ablate` (`ablation`) makes questions the articles do not answer out of ones they do, for
+    the answer classifier."""
     from qa.answer import resolve
     from qa.evaluate import is_correct
     from qa.rerank import features
     from qa.search import candidates, fuse
     index, emb = lib.index, lib.embedder
     X, y, g, answerable, cand_rows, qvecs = [], [], [], [], [], []
-    para_of = {}
-    if ablate == "paragraph":
-        import re
-        for j in range(len(index.para)):
-            para_of.setdefault(re.sub(r"\s+", " ", index.paragraph_text(j)).strip(), []).append(j)
-    entry_of = {e.article.id: r for r, e in enumerate(index.entries)}
+    kept = ablation(index, ablate)
     t = time.perf_counter()
     for n, q in enumerate(questions):
         query = resolve(index, emb, q["question"], q.get("history") or [])
         qvec = emb.encode([query])[0]
         rows, feats = candidates(index, qvec, query)
-        if ablate == "paragraph":
-            keep = ~np.isin(index.sent[rows, 1], para_of.get(q["context"], []))
-        elif ablate == "articles":
-            gone = [entry_of[a.rsplit(".", 1)[0]] for a in q.get("articles", []) if a.rsplit(".", 1)[0] in entry_of]
-            keep = ~np.isin(index.sent[rows, 0], gone)
-        else:
-            keep = np.ones(len(rows), bool)
+        keep = kept(q, rows)
         rows, feats = rows[keep], {f: v[keep] for f, v in feats.items()}
         fused = fuse(feats)
         head = np.argsort(-fused, kind="stable")[:top]
@@ -336,6 +345,15 @@ def libraries_and_questions(bbc_index, seed_index=ROOT / "index", squad_limit: i
     return libraries, questions
 
 
+def ablated_questions(questions: dict) -> dict:
+    """Per set ("squad", "bbc"): its answerable fit questions that are made unanswerable for
+    the answer classifier (and the question model), and how (`ablation`)."""
+    def fit(name):
+        flags = fit_flags(name, [q["id"] for q in questions[name]])
+        return [q for q, f in zip(questions[name], flags) if f and q["support"]]
+    return {"squad": (fit("squad"), "paragraph"), "bbc": (fit("bbc"), "articles")}
+
+
 def datasets(bbc_index, seed_index=ROOT / "index", fresh: bool = False, squad_limit: int = 0,
              train_set: bool = True) -> tuple[dict, dict, dict]:
     """Per set ("squad", "seeds", "bbc"): what makes its library, its questions, its feature dump."""
@@ -398,12 +416,8 @@ def main(argv=None) -> int:
 
     libraries, questions, sets = datasets(args.bbc_index, args.seed_index, args.fresh, args.squad_limit,
                                           not args.no_train_set)
-    squad_fit = questions["squad"][:len(questions["squad"]) // 2]
-    bbc_fit = [q for q in questions["bbc"] if q["support"] and fitted(q["id"])]
-    abl_sets = {
-        "squad": load_or_dump("squad-ablated", libraries["squad"], squad_fit, args.fresh, ablate="paragraph"),
-        "bbc": load_or_dump("bbc-ablated", libraries["bbc"], bbc_fit, args.fresh, ablate="articles"),
-    }
+    abl_sets = {n: load_or_dump(f"{n}-ablated", libraries[n], qs, args.fresh, ablate=how)
+                for n, (qs, how) in ablated_questions(questions).items()}
 
     def weights(fit: dict, news_weight: int) -> list:
         return weighted(fit, news_weight, args.seed_weight, args.lead_weight)
