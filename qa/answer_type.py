@@ -19,6 +19,22 @@ This is its own number pattern, not `qa.search._NUMBER`: that one is a feature t
 second-stage model was trained with (and misses "£234m"), so it stays as it is until the
 model is retrained.
 
+A quantity of the kind asked for, where the question says which kind (`asked_kind`):
+- money ("how much did/will/is … pay, spend, cost, earn, receive, raise, fine, charge, invest,
+  owe, offer, bid …", "how much … salary, fee, compensation, prize money …"; not "how much of",
+  "how much time" nor a share or percentage): a currency sign or word ("£", "$", "US$", "79p",
+  "pounds", "euros");
+- a duration ("how long", "how many weeks/years/…"): a unit of time or length, "since", "until",
+  "a decade";
+- an age ("how old"): "aged 31", "a 26-year-old", "31 years old", ", 31,", "at 50", "his 93rd
+  birthday";
+- a count ("how many …", the rest): a quantity that is neither money nor a percentage.
+"How many employees does Aguas Argentinas have?" is not answered by "Suez owns 40% of Aguas
+Argentinas", nor "How much did BT spend developing Tara?" by "in development since 2001".
+Measured on the fit parts (BBC fit and training questions, seeds fit: 151 unanswerable, 853
+answerable) with the shipped second stage, before it was switched on: unanswerable declined
+31 → 54, answerable declined 5 → 7 (both first quotes wrong; no right first quote lost).
+
 What is left out: the ranking itself (`qa.search`, `qa.rerank`), the probability bar (`qa.answer`).
 """
 
@@ -37,19 +53,42 @@ _YEAR = re.compile(r"^(?:1[89]\d\d|20\d\d)$")
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)
 
 
-def _found(text: str, keep_years: bool) -> list[str]:
-    """Quantities in `text`, lower-cased, units attached ("200mph", "£2000"); a bare 1800-2099
-    (or "1990s") is a year, not a quantity, unless `keep_years`."""
+_MONEY_Q = re.compile(
+    r"\bhow much\b(?! of\b| time\b)(?:(?!\b(?:shares?|stakes?|per ?cent|percentage|proportion|time)\b).)*\b"
+    r"(?:pay|paid|pays|paying|spend|spent|spends|spending|cost|costs|costing|earn|earned|earns|earning|receive|"
+    r"received|raise|raised|fined?|charged?|charges|invest|invested|owe|owed|offer|offered|bid|salary|fee|fees|"
+    r"compensation|damages|prize money|money)\b|\bhow much is\b.*\b(?:paid|worth)\b", re.I)
+_MONEY = re.compile(r"[£$€¥]\s?\d|\d[\d,.]*\s?p\b|\b(?:pence|cents?|pounds?|dollars?|euros?|yen|yuan|rupees?|"
+                    r"francs?|krona|kronor)\b|\b(?:US|A|C|HK|NZ|S)\$", re.I)
+_TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centur(?:y|ies)|seasons?|nights?)"
+_DURATION_Q = re.compile(r"\bhow long\b|\bhow many " + _TIME_UNIT + r"\b", re.I)
+_DURATION = re.compile(r"\b" + _TIME_UNIT + r"\b|\bsince\b|\buntil\b|"
+                       r"\b(?:km|kilometres?|miles?|metres?|feet|ft|yards?|cm|mm|m)\b", re.I)
+_AGE_Q = re.compile(r"\bhow old\b", re.I)
+_AGE = re.compile(r"\baged? \d|,\s?\d{1,3},|\bat \d{1,3}\b(?!\s?(?:%|per|am|pm|GMT|BST|[ap]\.m))|"
+                  r"\d+(?:st|nd|rd|th) birthday|\d+-year-old|\b\d+ years? old|\(\d{1,3}\)|"
+                  r"\b(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[- ]\w*[- ]?year-old", re.I)
+_COUNT_Q = re.compile(r"\bhow many\b", re.I)
+_PERCENT_AFTER = re.compile(r"\s?(?:%|per ?cent\b|percent\b|pc\b)", re.I)
+
+
+def _matches(text: str, keep_years: bool) -> list[tuple[str, re.Match]]:
+    """Quantities in `text` with their matches, lower-cased, units attached ("200mph", "£2000"); a
+    bare 1800-2099 (or "1990s") is a year, not a quantity, unless `keep_years`."""
     out = []
     for m in _QUANTITY.finditer(text):
         if m.group("num") is not None:
             num, unit = m.group("num").rstrip(".,"), m.group("unit").lower()
             if not keep_years and not m.group("cur") and unit in ("", "s") and _YEAR.match(num):
                 continue
-            out.append(num + unit)
+            out.append((num + unit, m))
         else:
-            out.append(m.group(0).lower())
+            out.append((m.group(0).lower(), m))
     return out
+
+
+def _found(text: str, keep_years: bool) -> list[str]:
+    return [q for q, _ in _matches(text, keep_years)]
 
 
 def quantities(text: str, question: str = "") -> list[str]:
@@ -60,8 +99,48 @@ def quantities(text: str, question: str = "") -> list[str]:
     return [n for n in _found(text, keep_years) if n not in said]
 
 
+def counts(text: str, question: str = "") -> list[str]:
+    """`quantities` that are counts: not sums of money, not percentages."""
+    said = set(_found(question, True))
+    out = []
+    for q, m in _matches(text, False):
+        if q in said or m.group("num") is None and not m.group(0)[0].isalpha():  # "%" itself
+            continue
+        if m.group("cur") or _PERCENT_AFTER.match(text, m.end()) or _MONEY.match(text, m.start()) \
+                or q in ("percent", "per cent"):
+            continue
+        out.append(q)
+    return out
+
+
+def asked_kind(question: str) -> str | None:
+    """Which kind of quantity a quantity question asks for: "duration", "age", "money", "count",
+    or None (any: "how far", "how much did profits rise", "what percentage")."""
+    if _DURATION_Q.search(question):
+        return "duration"
+    if _AGE_Q.search(question):
+        return "age"
+    if _MONEY_Q.search(question):
+        return "money"
+    if _COUNT_Q.search(question):
+        return "count"
+    return None
+
+
 def holds_what_was_asked(question: str, quote: str) -> bool:
-    """False only when `question` asks for a quantity and `quote` holds none it does not."""
+    """False only when `question` asks for a quantity and `quote` holds none it does not, or
+    none of the kind asked for (`asked_kind`)."""
     if question_type(question) != "number":
         return True
-    return bool(quantities(quote, question))
+    if not quantities(quote, question):
+        return False
+    kind = asked_kind(question)
+    if kind == "duration":
+        return bool(_DURATION.search(quote))
+    if kind == "age":
+        return bool(_AGE.search(quote))
+    if kind == "money":
+        return bool(_MONEY.search(quote))
+    if kind == "count":
+        return bool(counts(quote, question))
+    return True

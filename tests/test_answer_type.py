@@ -1,6 +1,6 @@
 """A question that asks for a quantity is answered only when its first quote holds one (qa.answer_type)."""
 
-from qa.answer_type import holds_what_was_asked, quantities
+from qa.answer_type import asked_kind, counts, holds_what_was_asked, quantities
 
 
 def test_quantities_with_their_units_and_in_words():
@@ -31,6 +31,46 @@ def test_only_quantity_questions_are_checked():
     assert holds_what_was_asked("How much did Sony pay Disney?", "Sony paid Disney $50m, sources said.")
     assert holds_what_was_asked("Who did Sony pay?", "Disney said its films would be available on Blu-ray.")
     assert holds_what_was_asked("Why did Disney back Blu-ray?", "Disney said the format was better.")
+
+
+
+def test_the_kind_of_quantity_a_question_asks_for():
+    assert asked_kind("How much did Sony pay Disney?") == "money"
+    assert asked_kind("How much is the chief executive paid?") == "money"
+    assert asked_kind("How much prize money did she collect?") == "money"
+    assert asked_kind("How much of the aid came from strangers?") is None
+    assert asked_kind("How much time do users spend searching?") is None
+    assert asked_kind("How much did profits rise?") is None
+    assert asked_kind("How long is his contract?") == "duration"
+    assert asked_kind("How many weeks was he injured?") == "duration"
+    assert asked_kind("How old was the conductor when he died?") == "age"
+    assert asked_kind("How many people does the firm employ?") == "count"
+    assert asked_kind("How far did the shares fall?") is None
+
+
+def test_counts_are_not_sums_or_percentages():
+    assert counts("The firm posted a 222% rise in profit, or 40 per cent, worth $5m (£2.7m) and 79p a share.") == []
+    assert counts("It cut 5,000 jobs and seven stores.") == ["5,000", "seven"]
+
+
+def test_a_quantity_of_another_kind_does_not_answer():
+    # a count asked, only a percentage or a sum held
+    assert not holds_what_was_asked("How many people does the firm employ?",
+                                    "The firm posted a 222% rise in annual profit.")
+    assert holds_what_was_asked("How many people does the firm employ?", "The firm employs 4,300 people.")
+    # money asked, only a date or a score held
+    assert not holds_what_was_asked("How much did BT spend developing its engine?",
+                                    "The engine has been in development since 2001, on 3 sites.")
+    assert not holds_what_was_asked("How much prize money did he collect?", "He won 6-3 6-7 7-6.")
+    assert holds_what_was_asked("How much did BT spend developing its engine?", "BT spent £3m on it.")
+    assert holds_what_was_asked("How much did Blair say aid would cost?", "It will cost several hundred million pounds.")
+    # a duration asked, only a sum held
+    assert not holds_what_was_asked("How long is his contract?", "He is joining the club for nearly $20m.")
+    assert holds_what_was_asked("How long did she wear the cast?", "She wore a cast for three and a half months.")
+    # an age asked, only a chapter number held
+    assert not holds_what_was_asked("How old is the new chief executive?", "He filed for Chapter 11 protection.")
+    assert holds_what_was_asked("How old was the conductor when he died?", "The conductor has died in Germany at 50.")
+    assert holds_what_was_asked("How old is the singer?", "The singer,31, walked out of the show.")
 
 
 STORY = """Harbour Cranes Sold
