@@ -113,18 +113,15 @@ def counts(text: str, question: str = "") -> list[str]:
     return out
 
 
+# (kind, what asks for it, what holds it), the first that asks decides; a count is `counts`
+_KINDS = (("duration", _DURATION_Q, _DURATION), ("age", _AGE_Q, _AGE), ("money", _MONEY_Q, _MONEY),
+          ("count", _COUNT_Q, None))
+
+
 def asked_kind(question: str) -> str | None:
     """Which kind of quantity a quantity question asks for: "duration", "age", "money", "count",
     or None (any: "how far", "how much did profits rise", "what percentage")."""
-    if _DURATION_Q.search(question):
-        return "duration"
-    if _AGE_Q.search(question):
-        return "age"
-    if _MONEY_Q.search(question):
-        return "money"
-    if _COUNT_Q.search(question):
-        return "count"
-    return None
+    return next((kind for kind, asks, _ in _KINDS if asks.search(question)), None)
 
 
 def holds_what_was_asked(question: str, quote: str) -> bool:
@@ -135,12 +132,7 @@ def holds_what_was_asked(question: str, quote: str) -> bool:
     if not quantities(quote, question):
         return False
     kind = asked_kind(question)
-    if kind == "duration":
-        return bool(_DURATION.search(quote))
-    if kind == "age":
-        return bool(_AGE.search(quote))
-    if kind == "money":
-        return bool(_MONEY.search(quote))
     if kind == "count":
         return bool(counts(quote, question))
-    return True
+    held = next((h for k, _, h in _KINDS if k == kind), None)
+    return held is None or bool(held.search(quote))
