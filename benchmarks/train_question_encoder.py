@@ -16,7 +16,7 @@ holds an amount, not only near the one that names the company.
 
 Data, all public, the same fit parts as benchmarks/train_reranker.py: the SQuAD public half's
 first half of questions, the even ids of the seed and BBC sets and every BBC training question
-(ids t…); news questions repeated `--news-repeat` times. Nothing held out is fitted on.
+(ids t…, train_reranker.TRAIN_QUESTIONS); news questions repeated `--news-repeat` times. Nothing held out is fitted on.
 
 Three models are trained, seed 0, CPU: one on every fit question (shipped, int8 ONNX, with
 its card), and two on half of them each (`fold_of`), which train_reranker.py uses for the

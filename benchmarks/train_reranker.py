@@ -6,11 +6,11 @@ Data, all public (../shared): the SQuAD public half (fit: the first half of its 
 file order, so whole articles; held out: the rest), the seed questions
 (tests/data/seed_questions.jsonl) and the BBC questions (tests/data/bbc_questions.jsonl);
 of those two, questions with an even id number are fitted on and odd ones held out; the BBC
-training questions (tests/data/bbc_train_questions*.jsonl, ids t…, about other articles of
-the archive than the evaluation set's) are all fitted on; the BBC check set
-(tests/data/bbc_check_questions.jsonl) is only reported. Nothing held out is fitted on,
-and no hyper-parameter is chosen on it: the candidate count, the rounds and the news weight
-are chosen by two-fold cross-validation on the fit parts.
+training questions (tests/data/bbc_train_questions*.jsonl and bbc_below_lead_questions_*.jsonl,
+ids t…, about other articles of the archive than the evaluation sets') are all fitted on; the
+BBC check set (tests/data/bbc_check_questions.jsonl) is only reported. Nothing held out is
+fitted on, and no hyper-parameter is chosen on it: the candidate count, the rounds and the news
+weight are chosen by two-fold cross-validation on the fit parts.
 
 Before it: benchmarks/train_question_encoder.py (the question-side model; its two fold models
 give the fit questions' tuned-question features out of fold).
@@ -51,8 +51,10 @@ from qa.rerank import FEATURES, MODEL_PATH, answer_inputs  # noqa: E402
 
 DATA = HERE / "data" / "rerank"
 BBC = ROOT.parent / "shared" / "corpora" / "bbc-2005"
-# the BBC training-only questions (ids t…): bbc_train_questions.jsonl and ..._more.jsonl
-TRAIN_QUESTIONS = sorted((ROOT / "tests" / "data").glob("bbc_train_questions*.jsonl"))
+# the BBC training-only questions (ids t…): bbc_train_questions.jsonl and ..._more.jsonl, then
+# the 200 about sentences below their article's lead (bbc_below_lead_questions_a.jsonl, _b.jsonl)
+TRAIN_QUESTIONS = sorted((ROOT / "tests" / "data").glob("bbc_train_questions*.jsonl")) + \
+    sorted((ROOT / "tests" / "data").glob("bbc_below_lead_questions_*.jsonl"))
 # an independent check (tests/test_bbc_eval.py): reported, never fitted on
 CHECK_QUESTIONS = ROOT / "tests" / "data" / "bbc_check_questions.jsonl"
 
@@ -400,7 +402,8 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=800)
     p.add_argument("--lead-weight", type=int, help="how many times a BBC training question counts when a "
                    "sentence among its article's first two answers it (default: the news weight)")
-    p.add_argument("--no-train-set", action="store_true", help="leave out tests/data/bbc_train_questions*.jsonl")
+    p.add_argument("--no-train-set", action="store_true", help="leave out the BBC training questions "
+                   "(tests/data/bbc_train_questions*.jsonl, bbc_below_lead_questions_*.jsonl)")
     p.add_argument("--reader", default=str(READER_PATH), help="the cross-encoder to combine with the "
                    "ranker (benchmarks/train_cross_encoder.py); 'off' for none")
     p.add_argument("--read-top", type=int, default=3, help="how many of the ranker's best the "

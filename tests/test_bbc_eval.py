@@ -19,21 +19,22 @@ QUESTIONS = Path(__file__).parent / "data" / "bbc_questions.jsonl"
 # Floors on the slice, held-out half (odd ids) and all (the even half was fitted on by
 # qa/rerank.py's model); raise them when answers get better (about a question of slack). Measured
 # (with the check set's articles among the distractors; 2026-12-06, the tuned question,
-# qa/question_encoder.py, and the kind of quantity asked checked, qa/answer_type.py): held out
-# hit@1 0.828, hit@3 0.953, follow-ups 0.78, 4 of 12 unanswerable declined (3 before the kind
-# check), one answerable; all 0.898 / 0.976 / 0.88, 7 of 23 unanswerable declined (4), one
-# answerable (issue 11's target: 80% declined). Before the tuned question: held out 0.766 / 0.922.
+# qa/question_encoder.py, the kind of quantity asked checked, qa/answer_type.py, both models
+# trained with the 200 below-lead questions too): held out hit@1 0.828, hit@3 0.953, follow-ups
+# 0.78, 4 of 12 unanswerable declined (3 before the kind check), one answerable; all 0.898 /
+# 0.976 / 0.88, 7 of 23 unanswerable declined (4), one answerable (issue 11's target: 80%
+# declined). Before the tuned question: held out 0.766 / 0.922.
 FLOOR = {"odd": {"hit@1": 0.81, "hit@3": 0.93, "followups_hit@1": 0.75, "declined_unanswerable": 0.25},
          "all": {"hit@1": 0.88, "hit@3": 0.96, "followups_hit@1": 0.8, "declined_unanswerable": 0.25}}
 MAX_ANSWERABLE_DECLINED = {"odd": 1, "all": 1}
 # The check set (tests/data/bbc_check_questions.jsonl): 42 questions over 32 other articles,
 # written by a session that saw neither the system nor the other sets, asked about sentences
-# below the lead; nothing fits on it. Measured on the slice: hit@1 0.595, hit@3 0.865,
-# follow-ups 5 of 5, 3 of 5 unanswerable declined (1 before the kind check), 1 answerable
-# declined (before the tuned question: 0.568 / 0.730, 4 of 5, 2 of 5 declined: README, Quality,
-# says what it cost).
+# below the lead; nothing fits on it. Measured on the slice: hit@1 0.595, hit@3 0.892,
+# follow-ups 5 of 5, 4 of 5 unanswerable declined (1 before the kind check and the below-lead
+# training questions), 1 answerable declined (before the tuned question: 0.568 / 0.730, 4 of 5,
+# 2 of 5 declined: README, Quality, says what it cost).
 CHECK_QUESTIONS = Path(__file__).parent / "data" / "bbc_check_questions.jsonl"
-CHECK_FLOOR = {"hit@1": 0.56, "hit@3": 0.83, "followups_hit@1": 0.8, "declined_unanswerable": 0.4}
+CHECK_FLOOR = {"hit@1": 0.56, "hit@3": 0.86, "followups_hit@1": 0.8, "declined_unanswerable": 0.6}
 CHECK_MAX_ANSWERABLE_DECLINED = 1
 
 pytestmark = pytest.mark.skipif(not BBC.is_dir(), reason="the BBC archive is not beside the repo")

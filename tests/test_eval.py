@@ -12,12 +12,13 @@ QUESTIONS = Path(__file__).parent / "data" / "seed_questions.jsonl"
 
 # The floor reached on the seed questions (k=3), with the second stage (qa/rerank.py), whose
 # training saw the even half; raise it when retrieval gets better. (Issue 11 targets hit@1 0.9,
-# hit@3 1.0 and every unanswerable one declined: not reached.) Measured: hit@1 0.86, hit@3 0.92,
-# MRR 0.89, 3 of 10 unanswerable declined, none answerable. The model trained on 900 BBC
+# hit@3 1.0 and every unanswerable one declined: not reached.) Measured: hit@1 0.86, hit@3 0.90,
+# MRR 0.88, 6 of 10 unanswerable declined, none answerable. The model trained on 900 BBC
 # questions gave up 3 seed questions here (0.88 before) for 6 held-out BBC ones; the tuned
 # question (qa/question_encoder.py) won two back (0.82 -> 0.86) and lowered the answer bar, so 3
-# unanswerable ones are declined where 6 were (README, Quality).
-FLOOR = {"hit@1": 0.84, "hit@3": 0.90, "mrr": 0.86, "abstention_rate_unanswerable": 0.3,
+# unanswerable ones were declined where 6 had been; trained with the 200 below-lead BBC
+# questions too, the bar rose again (6 of 10) and hit@3 gave one question (0.92 -> 0.90).
+FLOOR = {"hit@1": 0.84, "hit@3": 0.88, "mrr": 0.86, "abstention_rate_unanswerable": 0.5,
          "abstention_precision": 1.0}
 
 
