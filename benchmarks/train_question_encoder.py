@@ -76,19 +76,13 @@ def candidate_lists(lib, questions: list[dict], ablate: str | None = None) -> di
     """Per question: the text searched, the first stage's best TOP rows, their labels, their
     stored sentence vectors `V` (zeros where a question has fewer candidates) and whether the
     question is answerable; `ablate`: without what answers it (train_reranker.ablation)."""
-    from train_reranker import ablation
-    from qa.answer import resolve
+    from train_reranker import ablation, asked_candidates
     from qa.evaluate import is_correct
-    from qa.search import candidates, fuse
     index, emb = lib.index, lib.embedder
     kept = ablation(index, ablate)
     texts, rows, labels = [], np.full((len(questions), TOP), -1, np.int64), np.zeros((len(questions), TOP), np.int8)
     for n, q in enumerate(questions):
-        query = resolve(index, emb, q["question"], q.get("history") or [])
-        r, feats = candidates(index, emb.encode([query])[0], query)
-        keep = kept(q, r)
-        r, feats = r[keep], {f: v[keep] for f, v in feats.items()}
-        head = r[np.argsort(-fuse(feats), kind="stable")[:TOP]]
+        query, _, head, _, _ = asked_candidates(index, emb, q, kept, TOP)
         texts.append(query)
         rows[n, :len(head)] = head
         labels[n, :len(head)] = [is_correct(index.sentence_text(int(x)), q) for x in head]
@@ -115,8 +109,6 @@ def training_sets(bbc_index, seed_index, fresh: bool = False, ablated: bool = Fa
         path = DATA / f"{name}.npz"
         ids = [q["id"] for q in qs]
         d = dict(np.load(path)) if path.exists() and not fresh else None
-        if d is not None and "answerable" not in d and not how:  # lists cached before it was stored
-            d["answerable"] = np.array([bool(q["support"]) for q in qs])
         if d is None or "answerable" not in d or [str(i) for i in d["ids"]] != ids:
             print(f"candidates for {name}: {len(ids)} questions", file=sys.stderr)
             base = name.split("-")[0]
@@ -221,25 +213,22 @@ def separation(sets: dict, encode_for) -> dict:
     the rest: the AUC (answerable above) per news set and part, the fit part's questions embedded
     out of fold (`encode_for(fold or None)`), and the BBC fit questions against themselves made
     unanswerable (bbc-ablated)."""
-    def best(d, idx):
-        enc = {}
-        for i in idx:
-            enc.setdefault(fold_of(str(d["ids"][i])) if d["fit"][i] else None, []).append(i)
+    from train_reranker import auc as area
+
+    def best(d):
+        by_model: dict = {}
+        for i in range(len(d["texts"])):
+            by_model.setdefault(fold_of(str(d["ids"][i])) if d["fit"][i] else None, []).append(i)
         out = np.zeros(len(d["texts"]))
-        for f, rows in enc.items():
+        for f, rows in by_model.items():
             q = encode_for(f)([str(d["texts"][i]) for i in rows])
             out[rows] = np.where(d["rows"][rows] >= 0, np.einsum("nd,ntd->nt", q, d["V"][rows]), -9).max(1)
         return out
 
     def auc(pos, neg):
-        pos, neg = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
-        return round(float(np.mean(pos > neg) + 0.5 * np.mean(pos == neg)), 3) if pos.size and neg.size else None
+        return round(area(pos, neg), 3) if len(pos) and len(neg) else None
     out = {}
-    scores = {}
-    for name in ("seeds", "bbc", "bbc-ablated"):
-        if name in sets:
-            d = sets[name]
-            scores[name] = best(d, range(len(d["texts"])))
+    scores = {name: best(sets[name]) for name in ("seeds", "bbc", "bbc-ablated") if name in sets}
     for name in ("seeds", "bbc"):
         d, b = sets[name], scores[name]
         for part, m in (("fit", d["fit"]), ("held", ~d["fit"])):

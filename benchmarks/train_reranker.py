@@ -125,6 +125,22 @@ def ablation(index, ablate: str | None):
     return lambda q, rows: np.ones(len(rows), bool)
 
 
+def asked_candidates(index, emb, q: dict, kept, top: int):
+    """Question `q` as `qa.answer` asks it (a follow-up rewritten) and the first stage's best
+    `top` candidates among the rows `kept` (`ablation`) leaves: (query, its vector, the rows, their
+    first-stage features, their fused scores), best first."""
+    from qa.answer import resolve
+    from qa.search import candidates, fuse
+    query = resolve(index, emb, q["question"], q.get("history") or [])
+    qvec = emb.encode([query])[0]
+    rows, feats = candidates(index, qvec, query)
+    keep = kept(q, rows)
+    rows, feats = rows[keep], {f: v[keep] for f, v in feats.items()}
+    fused = fuse(feats)
+    head = np.argsort(-fused, kind="stable")[:top]
+    return query, qvec, rows[head], {f: v[head] for f, v in feats.items()}, fused[head]
+
+
 def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str | None = None,
          tuned: list | None = None) -> dict:
     """Features and labels of the first stage's best `top` candidates of every question
@@ -132,29 +148,21 @@ def dump(lib, questions: list[dict], path: Path, top: int = MAX_TOP, ablate: str
 
     `ablate` (`ablation`) makes questions the articles do not answer out of ones they do, for
     the answer classifier."""
-    from qa.answer import resolve
     from qa.evaluate import is_correct
     from qa.rerank import features
-    from qa.search import candidates, fuse
     index, emb = lib.index, lib.embedder
     X, y, g, answerable, cand_rows, qvecs = [], [], [], [], [], []
     kept = ablation(index, ablate)
     t = time.perf_counter()
     for n, q in enumerate(questions):
-        query = resolve(index, emb, q["question"], q.get("history") or [])
-        qvec = emb.encode([query])[0]
-        rows, feats = candidates(index, qvec, query)
-        keep = kept(q, rows)
-        rows, feats = rows[keep], {f: v[keep] for f, v in feats.items()}
-        fused = fuse(feats)
-        head = np.argsort(-fused, kind="stable")[:top]
+        query, qvec, rows, feats, fused = asked_candidates(index, emb, q, kept, top)
         asked = " ".join(q["question"].split())
-        X.append(features(index, qvec, query, rows[head], {f: v[head] for f, v in feats.items()}, fused[head],
+        X.append(features(index, qvec, query, rows, feats, fused,
                           asked, emb.encode_few, tuned[n].encode(query) if tuned and tuned[n] else None))
-        y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows[head]], dtype=np.int8))
+        y.append(np.array([is_correct(index.sentence_text(int(r)), q) for r in rows], dtype=np.int8))
         answerable.append(bool(q["support"]) and (not ablate or bool(y[-1].any())))
-        g.append(np.full(len(head), n, dtype=np.int32))
-        cand_rows.append(rows[head])
+        g.append(np.full(len(rows), n, dtype=np.int32))
+        cand_rows.append(rows)
         qvecs.append(np.asarray(qvec, dtype=np.float32))
         if n % 1000 == 999:
             print(f"  {n + 1}/{len(questions)} ({time.perf_counter() - t:.0f}s)", file=sys.stderr)
@@ -286,6 +294,12 @@ def best_of(part: Part, p: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.nd
             i = m[np.argmax(s[m])]
             top_p[q], top_y[q] = p[i], bool(part.y[i])
     return top_p, top_y
+
+
+def auc(pos, neg) -> float:
+    """P(a score of `pos` is above one of `neg`), ties counting half: the area under the ROC curve."""
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    return float(np.mean(pos[:, None] > neg[None, :]) + 0.5 * np.mean(pos[:, None] == neg[None, :]))
 
 
 def answer_threshold(top_p: np.ndarray, answerable: np.ndarray, max_false: float) -> float:
@@ -511,9 +525,6 @@ def main(argv=None) -> int:
     answers = fit_answers([(ps[n][0], rank_oof[n], everything(ps[n][0]), ws[n]) for n in ps]
                           + [(ablated[n][0], ablated[n][2], everything(ablated[n][0]), ws[n]) for n in ablated])
 
-    def auc(pos, neg):
-        pos, neg = np.asarray(pos), np.asarray(neg)
-        return float(np.mean(pos[:, None] > neg[None, :]) + 0.5 * np.mean(pos[:, None] == neg[None, :]))
     for n in ("seeds", "bbc"):
         part = ps[n][0]
         tp, _ = best_of(part, ans_oof[n], rank_oof[n])

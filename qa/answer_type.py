@@ -41,6 +41,7 @@ What is left out: the ranking itself (`qa.search`, `qa.rerank`), the probability
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from .search import question_type
 
@@ -113,15 +114,23 @@ def counts(text: str, question: str = "") -> list[str]:
     return out
 
 
-# (kind, what asks for it, what holds it), the first that asks decides; a count is `counts`
-_KINDS = (("duration", _DURATION_Q, _DURATION), ("age", _AGE_Q, _AGE), ("money", _MONEY_Q, _MONEY),
-          ("count", _COUNT_Q, None))
+def _held(pattern: re.Pattern) -> Callable[[str, str], bool]:
+    return lambda quote, question: bool(pattern.search(quote))
+
+
+# (kind, what asks for it, whether a quote holds it), the first that asks decides
+_KINDS = (("duration", _DURATION_Q, _held(_DURATION)), ("age", _AGE_Q, _held(_AGE)),
+          ("money", _MONEY_Q, _held(_MONEY)), ("count", _COUNT_Q, lambda quote, question: bool(counts(quote, question))))
+
+
+def _asked(question: str) -> tuple[str | None, Callable[[str, str], bool] | None]:
+    return next(((kind, holds) for kind, asks, holds in _KINDS if asks.search(question)), (None, None))
 
 
 def asked_kind(question: str) -> str | None:
     """Which kind of quantity a quantity question asks for: "duration", "age", "money", "count",
     or None (any: "how far", "how much did profits rise", "what percentage")."""
-    return next((kind for kind, asks, _ in _KINDS if asks.search(question)), None)
+    return _asked(question)[0]
 
 
 def holds_what_was_asked(question: str, quote: str) -> bool:
@@ -131,8 +140,5 @@ def holds_what_was_asked(question: str, quote: str) -> bool:
         return True
     if not quantities(quote, question):
         return False
-    kind = asked_kind(question)
-    if kind == "count":
-        return bool(counts(quote, question))
-    held = next((h for k, _, h in _KINDS if k == kind), None)
-    return held is None or bool(held.search(quote))
+    _, holds = _asked(question)
+    return holds is None or holds(quote, question)
