@@ -192,14 +192,17 @@ def build(entries: list[Entry], embedder, old: Index | None = None, progress=Non
         prepared = engine.prepare([entries[r].article for r in todo], progress) if todo else []
         n_texts = sum(len(p.spans) + len(entries[r].article.units) for r, p in zip(todo, prepared))
         progress.phase("embedding", n_texts, "sentences and paragraphs")
+        # bfloat16 or not (qa.embed), decided once for the build: every block the same way
+        bf16 = bool(getattr(embedder, "bf16_for", lambda n: False)(n_texts))
+        block_size = getattr(engine, "embed_block", EMBED_BLOCK)  # a Ray pool of actors starts once a block
         block: list[tuple[int, object, int]] = []  # (entry row, prepared, its sentence count)
         texts: list[str] = []
         for i, (r, prep) in enumerate(zip(todo, prepared)):
             a = entries[r].article
             texts += unit_texts(a, prep)
             block.append((r, prep, len(prep.spans)))
-            if len(texts) >= EMBED_BLOCK or i == len(todo) - 1:
-                vecs, at = engine.embed(texts, progress), 0
+            if len(texts) >= block_size or i == len(todo) - 1:
+                vecs, at = engine.embed(texts, progress, bf16), 0
                 for r2, p2, n_sent in block:
                     n_all = n_sent + len(entries[r2].article.units)
                     rows = np.column_stack([np.full(n_sent, r2, np.int32), p2.spans]).astype(np.int32).reshape(-1, 4)
@@ -211,6 +214,8 @@ def build(entries: list[Entry], embedder, old: Index | None = None, progress=Non
     finally:
         if own_engine:
             engine.close()
+        # a bfloat16 worker process (qa.embed) ends before the index is assembled: the two peaks do not add
+        getattr(embedder, "release_doc_encoder", lambda: None)()
     new_entries = [Entry(e.article, e.origin, e.file) for e in entries]
     embedded = [entries[r].article.id for r in todo]
 

@@ -100,6 +100,10 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(max_length=max_len)
         self.tokenizer.no_padding()
         self._dim: int | None = None
+        try:  # transformer + mean pooling: the vector is as wide as the hidden states (no session needed)
+            self._dim = int(json.loads((model_path / "config.json").read_text("utf-8"))["hidden_size"])
+        except (OSError, KeyError, ValueError):
+            pass
 
     @property
     def dim(self) -> int:

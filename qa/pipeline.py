@@ -114,16 +114,17 @@ def encode_takes(embedder, name: str) -> bool:
         return False
 
 
-def encode(embedder, texts: list[str], progress: Progress) -> np.ndarray:
+def encode(embedder, texts: list[str], progress: Progress, bf16: bool | None = None) -> np.ndarray:
     """`embedder.encode(texts)` with progress; an embedder whose encode takes no `progress`
-    is called in slices instead."""
+    is called in slices instead. `bf16`: the build's choice (`qa.embed.Embedder.bf16_for`)."""
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
+    extra = {"bf16": bf16} if bf16 is not None and encode_takes(embedder, "bf16") else {}
     if encode_takes(embedder, "progress"):
-        return np.asarray(embedder.encode(texts, progress=progress.advance), dtype=np.float32)
+        return np.asarray(embedder.encode(texts, progress=progress.advance, **extra), dtype=np.float32)
     out = []
     for i in range(0, len(texts), 1024):
-        out.append(np.asarray(embedder.encode(texts[i:i + 1024]), dtype=np.float32))
+        out.append(np.asarray(embedder.encode(texts[i:i + 1024], **extra), dtype=np.float32))
         progress.advance(len(out[-1]))
     return np.concatenate(out)
 
@@ -162,10 +163,16 @@ class Local:
     def prepare(self, articles: Sequence[Article], progress: Progress) -> list[Prepared]:
         return self._map(prepare, _prepare_many, articles, progress)
 
-    def embed(self, texts: list[str], progress: Progress) -> np.ndarray:
-        return encode(self.embedder, texts, progress)
+    def embed(self, texts: list[str], progress: Progress, bf16: bool | None = None) -> np.ndarray:
+        # a build parses and prepares before it embeds: the workers' memory (~100 MB) goes back
+        # before the model's batches take theirs (a later parse starts a pool again)
+        self._close_pool()
+        return encode(self.embedder, texts, progress, bf16)
 
-    def close(self) -> None:
+    def _close_pool(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def close(self) -> None:
+        self._close_pool()

@@ -63,7 +63,7 @@ class _Embed:
     """A Ray Data actor: the model loaded once, then batches of texts embedded. Configured by
     class attributes (`_embed_class`), not constructor arguments, which Ray keeps in its object
     store and cannot give back to a restarted actor."""
-    model, threads, gpu = "", 1, False
+    model, threads, gpu, bf16 = "", 1, False, False
 
     def __init__(self):
         from .embed import Embedder, resolve_model_path
@@ -72,7 +72,7 @@ class _Embed:
             from sentence_transformers import SentenceTransformer
             self.st = SentenceTransformer(resolve_model_path(self.model), device="cuda")
         else:
-            self.embedder = Embedder(self.model)
+            self.embedder = Embedder(self.model, bf16_worker=False)  # this actor's process is its own
 
     def __call__(self, batch: dict) -> dict:
         texts = [str(t) for t in batch["text"]]
@@ -80,7 +80,7 @@ class _Embed:
             v = self.st.encode(texts, batch_size=GPU_BATCH, convert_to_numpy=True, normalize_embeddings=True,
                                show_progress_bar=False)
         else:
-            v = self.embedder._encode(texts, None)
+            v = self.embedder._encode(texts, None, bf16=self.bf16)
         return {"i": batch["i"], "v": np.asarray(v, dtype=np.float32)}
 
 
@@ -88,6 +88,9 @@ class RayEngine:
     """`qa.pipeline`'s engine interface (parse, prepare, embed, close) on a Ray cluster."""
 
     read_block = 20_000  # seed files read per Ray job: fewer, larger jobs
+    # texts per embedding job: each starts a pool of actors that load the model (torch and the
+    # bfloat16 check: ~5 s), so fewer, larger jobs; ~200 MB of texts and vectors on the driver
+    embed_block = 131_072
 
     def __init__(self, address: str | None, embedder):
         address = address or os.environ.get("RAY_ADDRESS") or None
@@ -106,7 +109,8 @@ class RayEngine:
         self._started = False
         if not ray.is_initialized():
             from pathlib import Path
-            offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+            offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                       **{k: os.environ[k] for k in ("QA_BF16",) if k in os.environ}}  # the driver's choice
             kwargs = dict(include_dashboard=False, logging_level="error", log_to_driver=False,
                           configure_logging=True)
             if address is None:  # a local runtime: its workers import this checkout
@@ -159,7 +163,7 @@ class RayEngine:
         rows = [{"i": i, "article": pickle.dumps(a)} for i, a in enumerate(articles)]
         return [pickle.loads(x) for x in self._run(rows, _prepare_batch, progress.advance, batch_size=ARTICLE_BATCH)]
 
-    def _embed_remote(self, texts: list[str], progress) -> np.ndarray:
+    def _embed_remote(self, texts: list[str], progress, bf16: bool | None = None) -> np.ndarray:
         """Texts the cache does not hold, embedded by a pool of actors; sorted by length first so
         each batch holds texts of like length (little padding), rows back in the given order."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -171,7 +175,13 @@ class RayEngine:
         else:
             # ONNX Runtime threads in one actor (QA_RAY_ACTOR_CPUS); more actors beyond that
             per_actor = min(self.cpus, int(os.environ.get("QA_RAY_ACTOR_CPUS") or 0) or ACTOR_CPUS)
-            cls = type("Embed", (_Embed,), {"model": self.embedder.name, "threads": per_actor, "gpu": False})
+            # bfloat16 or not as the build decided for all its texts (qa.embed.Embedder.bf16_for);
+            # each actor then uses it where its CPU computes it natively (QA_BF16, qa.bf16_encoder)
+            if bf16 is None:
+                from .embed import BF16_MIN
+                bf16 = len(texts) >= BF16_MIN
+            cls = type("Embed", (_Embed,), {"model": self.embedder.name, "threads": per_actor, "gpu": False,
+                                            "bf16": bf16})
             kwargs = dict(compute=ray.data.ActorPoolStrategy(size=max(1, self.cpus // per_actor)),
                           num_cpus=per_actor, batch_size=TEXT_BATCH)
         # A lost actor fails the build (the previous index stays) rather than restart half-way.
@@ -179,12 +189,13 @@ class RayEngine:
         got = self._run(rows, cls, progress, key="v", **kwargs)
         return np.ascontiguousarray(np.stack(got), dtype=np.float32).reshape(len(texts), -1)
 
-    def embed(self, texts: list[str], progress: Progress) -> np.ndarray:
+    def embed(self, texts: list[str], progress: Progress, bf16: bool | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         if not pipeline.encode_takes(self.embedder, "compute"):  # no cache hooks: all goes to the cluster
-            return self._embed_remote(texts, progress.advance)
-        return np.asarray(self.embedder.encode(texts, progress=progress.advance, compute=self._embed_remote),
+            return self._embed_remote(texts, progress.advance, bf16)
+        return np.asarray(self.embedder.encode(texts, progress=progress.advance,
+                                               compute=lambda t, p: self._embed_remote(t, p, bf16)),
                           dtype=np.float32)
 
     def close(self) -> None:

@@ -27,9 +27,18 @@ TOLERANCE = 1e-5
 @pytest.fixture(scope="module")
 def ray_engine(embedder):
     from qa.ray_build import RayEngine
+    # one embedding actor on all of this machine's cores, as the single process embeds: a
+    # build's bfloat16 vectors (qa.bf16_encoder) differ in their last bits between thread
+    # counts (up to 5e-4), while they do not depend on how texts are batched
+    before = os.environ.get("QA_RAY_ACTOR_CPUS")
+    os.environ["QA_RAY_ACTOR_CPUS"] = "100000"
     engine = RayEngine(None, embedder)
     yield engine
     engine.close()
+    if before is None:
+        os.environ.pop("QA_RAY_ACTOR_CPUS", None)
+    else:
+        os.environ["QA_RAY_ACTOR_CPUS"] = before
 
 
 def _generation(d: Path) -> tuple[Path, dict]:
