@@ -92,6 +92,9 @@ class CachedEmbedder:
     def dim(self):
         return self.inner.dim
 
+    def bf16_for(self, n: int) -> bool:
+        return self.inner.bf16_for(n)
+
     def prime(self, texts: list[str], path: Path | None = None) -> None:
         """Embed `texts` once; with `path`, keep the vectors there for the next run."""
         import numpy as np
@@ -100,18 +103,19 @@ class CachedEmbedder:
             if str(d["model"]) == self.name:
                 self.cache.update(zip(d["texts"].tolist(), d["vecs"]))
         todo = sorted({t for t in texts if t not in self.cache})
-        for t, v in zip(todo, self.inner.encode(todo, batch_size=64)):
+        # questions: in float32, as `ask` embeds them (a build's bfloat16 is for documents)
+        for t, v in zip(todo, self.inner.encode(todo, batch_size=64, bf16=False)):
             self.cache[t] = v
         if todo and path is not None:
             keys = sorted(self.cache)
             np.savez(path, texts=np.array(keys), vecs=np.stack([self.cache[t] for t in keys]),
                      model=np.array(self.name))
 
-    def encode(self, texts, batch_size: int = 32):
+    def encode(self, texts, batch_size: int = 32, bf16: bool | None = None):
         import numpy as np
         todo = [t for t in texts if t not in self.cache]
         if todo:
-            for t, v in zip(todo, self.inner.encode(todo, batch_size=batch_size)):
+            for t, v in zip(todo, self.inner.encode(todo, batch_size=batch_size, bf16=bf16)):
                 self.cache[t] = v
         return np.stack([self.cache[t] for t in texts]) if texts else self.inner.encode([])
 
