@@ -15,7 +15,8 @@ fewer texts. In bfloat16 a text's vector otherwise depends on which texts share 
 a Ray build and a single process with the same threads give the same bits
 (`tests/test_ray_build.py`), and so does any order of the texts.
 
-Memory: torch, the model and its kernels take about 500 MB beside the build, and the heap
+Memory: torch, the model and its kernels take about 450 MB, so a build runs the encoder in a
+process of its own (`Worker`, `qa.embed`) that ends before the index is assembled; and the heap
 holds on to the activations of every width it has seen (another ~250 MB over a BBC build),
 so the freed heap goes back to the system as each width is done (glibc's `malloc_trim`).
 
@@ -82,14 +83,13 @@ class Bf16Encoder:
 
     def __init__(self, model_path: Path, max_len: int, threads: int):
         import torch
-        from tokenizers import Tokenizer
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
+
+        from .onnx_encoder import tokenizer
         hf_logging.disable_progress_bar()
         self.threads = threads
-        self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=max_len)
-        self.tokenizer.no_padding()
+        self.tokenizer = tokenizer(model_path, max_len)
         self.max_len = max_len
         self.model = AutoModel.from_pretrained(str(model_path)).eval()
         self.dim = int(self.model.config.hidden_size)
@@ -119,9 +119,10 @@ class Bf16Encoder:
         tokens = [np.array(e.ids, dtype=np.int64) for i in range(0, len(texts), 1024)
                   for e in self.tokenizer.encode_batch(texts[i:i + 1024])]
         lengths = np.array([len(t) for t in tokens])
-        widths = np.minimum(-(-lengths // STEP) * STEP, max(self.max_len, 1))
+        widths = np.minimum(np.maximum(-(-lengths // STEP) * STEP, STEP), max(self.max_len, 1))
         order = np.lexsort((np.arange(len(texts)), widths))
-        filler = tokens[0][:1]  # a filler row reads one token; it is thrown away
+        # a filler row reads one token (the first text's first, [CLS] here); it is thrown away
+        filler = next((t[:1] for t in tokens if len(t)), np.zeros(1, dtype=np.int64))
         i = 0
         while i < len(order):
             width = int(widths[order[i]])

@@ -90,15 +90,21 @@ def threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def tokenizer(model_path: Path, max_len: int):
+    """The model's own tokenizer (tokenizer.json), truncating to `max_len`, no padding."""
+    from tokenizers import Tokenizer
+    t = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    t.enable_truncation(max_length=max_len)
+    t.no_padding()
+    return t
+
+
 class OnnxEncoder:
     def __init__(self, onnx_path: Path, model_path: Path, max_len: int):
-        from tokenizers import Tokenizer
         self._path = onnx_path
         self._session = None  # for questions, one thread: made on first use
         self._batch_session = None  # for a build's batches, every core: made on first use
-        self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=max_len)
-        self.tokenizer.no_padding()
+        self.tokenizer = tokenizer(model_path, max_len)
         self._dim: int | None = None
         try:  # transformer + mean pooling: the vector is as wide as the hidden states (no session needed)
             self._dim = int(json.loads((model_path / "config.json").read_text("utf-8"))["hidden_size"])
