@@ -16,11 +16,23 @@ TEXTS = [CARD_QUESTION, "a", "Fares stay the same.", "Die Ölkrise von 1973 — 
 
 @pytest.fixture(scope="module")
 def bf16(embedder):
+    """The encoder as a build runs it: in a worker process of its own (so torch's bfloat16
+    kernels never run in the test process), asked for on any CPU."""
+    import os
     from qa import bf16_encoder
     from qa.embed import resolve_model_path
-    from qa.onnx_encoder import _supported
-    path = Path(resolve_model_path(embedder.name))
-    return bf16_encoder.Bf16Encoder(path, _supported(path), threads=2)
+    before = os.environ.get("QA_BF16")
+    os.environ["QA_BF16"] = "on"  # the worker inherits it when it starts
+    try:
+        worker = bf16_encoder.start_worker(Path(resolve_model_path(embedder.name)), threads=2)
+    finally:
+        if before is None:
+            os.environ.pop("QA_BF16", None)
+        else:
+            os.environ["QA_BF16"] = before
+    assert worker is not None, "the bfloat16 encoder did not load or did not agree with float32"
+    yield worker
+    worker.close()
 
 
 def test_vectors_are_near_float32(bf16, embedder):
@@ -30,7 +42,6 @@ def test_vectors_are_near_float32(bf16, embedder):
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     cos = (got * ref).sum(1)
     assert cos.min() >= 0.999, cos
-    assert bf16.agreement >= 0.999
     # and not float32 itself: the test would pass for no reason if the model stayed float32
     assert np.abs(got - ref).max() > 1e-5
 
