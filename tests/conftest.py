@@ -15,6 +15,25 @@ SEEDS = ROOT / "seeds"
 CARD_QUESTION = "Why isn't Russia in the coalition?"
 
 
+def pytest_sessionfinish(session, exitstatus):
+    session.config._qa_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Once the session is over and reported: where this process ran a Ray driver
+    (tests/test_ray_build.py), end it without the interpreter's teardown, with pytest's exit
+    status. After ray.shutdown() a thread of Ray's GCS client can still run while the
+    interpreter tears down and crash it (seen once here: a segfault in
+    NodeInfoGcsService/GetClusterId after every test had passed; ray-project/ray#6025 and
+    #36885 are the same kind), which would turn a green run red."""
+    import sys
+    if "ray" in sys.modules and hasattr(config, "_qa_exitstatus"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(config._qa_exitstatus)
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real bundled all-MiniLM-L6-v2, loaded once for the whole session."""
