@@ -147,10 +147,8 @@ def raw(sents: list[str], paras: list[str], sample: int) -> dict:
     emb = Embedder()
     texts = sents + paras
     bf16 = emb.doc_encoder if emb.bf16_for(len(texts)) else None
-    enc = bf16 or emb.query_encoder
-    encode = enc.encode_batch
     t = time.perf_counter()
-    encode(texts)
+    (bf16 or emb.query_encoder).encode_batch(texts)
     build_s = time.perf_counter() - t
     rng = random.Random(0)
     pick = rng.sample(texts, min(sample, len(texts)))

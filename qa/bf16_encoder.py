@@ -94,9 +94,9 @@ class Bf16Encoder:
         self.model = AutoModel.from_pretrained(str(model_path)).eval()
         self.dim = int(self.model.config.hidden_size)
         # the probes in float32 first: the vectors bfloat16 must agree with (`agreement`)
-        self.reference = self.encode_batch(PROBES)
+        reference = self.encode_batch(PROBES)
         self.model = self.model.to(torch.bfloat16)
-        self.agreement = float((self.encode_batch(PROBES) * self.reference).sum(1).min())
+        self.agreement = float((self.encode_batch(PROBES) * reference).sum(1).min())
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import torch

@@ -25,7 +25,7 @@ from . import integrity, vectors
 from .bm25 import TermCounts, bm25 as _bm25
 from .articles import Article
 from .hubness import REFRESH_MAX, hubness
-from .pipeline import EMBED_BLOCK, Local, attribution_rows, paragraph_unit, unit_texts
+from .pipeline import EMBED_BLOCK, Local, attribution_rows, bf16_for, paragraph_unit, unit_texts
 from .progress import as_progress
 from .store import IndexFileError
 
@@ -193,7 +193,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None, progress=Non
         n_texts = sum(len(p.spans) + len(entries[r].article.units) for r, p in zip(todo, prepared))
         progress.phase("embedding", n_texts, "sentences and paragraphs")
         # bfloat16 or not (qa.embed), decided once for the build: every block the same way
-        bf16 = bool(getattr(embedder, "bf16_for", lambda n: False)(n_texts))
+        bf16 = bf16_for(embedder, n_texts)
         block_size = getattr(engine, "embed_block", EMBED_BLOCK)  # a Ray pool of actors starts once a block
         block: list[tuple[int, object, int]] = []  # (entry row, prepared, its sentence count)
         texts: list[str] = []

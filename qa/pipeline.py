@@ -114,6 +114,13 @@ def encode_takes(embedder, name: str) -> bool:
         return False
 
 
+def bf16_for(embedder, n: int) -> bool:
+    """Whether a build of `n` texts embeds in bfloat16 (`qa.embed.Embedder.bf16_for`; an embedder
+    without it: never), decided once for all its texts."""
+    decide = getattr(embedder, "bf16_for", None)
+    return bool(decide(n)) if decide else False
+
+
 def encode(embedder, texts: list[str], progress: Progress, bf16: bool | None = None) -> np.ndarray:
     """`embedder.encode(texts)` with progress; an embedder whose encode takes no `progress`
     is called in slices instead. `bf16`: the build's choice (`qa.embed.Embedder.bf16_for`)."""
@@ -166,13 +173,10 @@ class Local:
     def embed(self, texts: list[str], progress: Progress, bf16: bool | None = None) -> np.ndarray:
         # a build parses and prepares before it embeds: the workers' memory (~100 MB) goes back
         # before the model's batches take theirs (a later parse starts a pool again)
-        self._close_pool()
+        self.close()
         return encode(self.embedder, texts, progress, bf16)
 
-    def _close_pool(self) -> None:
+    def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-    def close(self) -> None:
-        self._close_pool()

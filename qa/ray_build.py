@@ -178,8 +178,7 @@ class RayEngine:
             # bfloat16 or not as the build decided for all its texts (qa.embed.Embedder.bf16_for);
             # each actor then uses it where its CPU computes it natively (QA_BF16, qa.bf16_encoder)
             if bf16 is None:
-                from .embed import BF16_MIN
-                bf16 = len(texts) >= BF16_MIN
+                bf16 = pipeline.bf16_for(self.embedder, len(texts))
             cls = type("Embed", (_Embed,), {"model": self.embedder.name, "threads": per_actor, "gpu": False,
                                             "bf16": bf16})
             kwargs = dict(compute=ray.data.ActorPoolStrategy(size=max(1, self.cpus // per_actor)),
