@@ -48,9 +48,37 @@ def test_the_kind_of_quantity_a_question_asks_for():
     assert asked_kind("How far did the shares fall?") is None
 
 
-def test_counts_are_not_sums_or_percentages():
+def test_counts_are_not_sums_or_percentages_or_spans_of_time():
     assert counts("The firm posted a 222% rise in profit, or 40 per cent, worth $5m (£2.7m) and 79p a share.") == []
     assert counts("It cut 5,000 jobs and seven stores.") == ["5,000", "seven"]
+    assert counts("She directs 15 days of concerts after a four-year gap, decades on.") == []
+    assert counts("It begins on 11 June, or June 12th, or the 3rd of May, with 20 bands.") == ["20"]
+
+
+def test_a_span_of_time_answers_only_a_question_about_time():
+    assert not holds_what_was_asked("How many people attended the festival?",
+                                    "She is directing 15 days of concerts and events.")
+    assert not holds_what_was_asked("How much oil does Syria export?", "It turned a blind eye for four years.")
+    assert holds_what_was_asked("How much oil does Syria export?", "Syria exports 150,000 barrels a day.")
+    assert holds_what_was_asked("How often is the race held?", "The race is held every four years.")
+    assert holds_what_was_asked("How many weeks was he injured?", "He was out for six weeks.")
+    assert holds_what_was_asked("How long is his contract?", "He signed a three-year contract.")
+
+
+def test_money_and_scores_asked_without_how_much():
+    assert asked_kind("What annual salary does the chief executive earn?") == "money"
+    assert asked_kind("What price per share did Quiksilver pay for Rossignol?") == "money"
+    assert asked_kind("What fee will Real Sociedad pay Rangers?") == "money"
+    assert asked_kind("What drove prices up?") is None  # not asking for a sum
+    assert asked_kind("What was the final score of the final?") == "score"
+    assert asked_kind("By what score did Henman beat Nalbandian?") == "score"
+    assert not holds_what_was_asked("What salary does the chief executive earn?",
+                                    "He was made permanent secretary in April 2001.")
+    assert holds_what_was_asked("What fee will Sociedad pay Rangers?", "Sociedad will pay Rangers £150,000.")
+    assert not holds_what_was_asked("What was the final score at Elland Road?",
+                                    "Britain could end 34 years of failure with victory at Elland Road.")
+    assert holds_what_was_asked("By what score did Henman win?", "Henman won with a 6-1 7-5 victory.")
+    assert holds_what_was_asked("What drove prices up?", "Demand from China drove prices up.")
 
 
 def test_a_quantity_of_another_kind_does_not_answer():
@@ -58,6 +86,9 @@ def test_a_quantity_of_another_kind_does_not_answer():
     assert not holds_what_was_asked("How many people does the firm employ?",
                                     "The firm posted a 222% rise in annual profit.")
     assert holds_what_was_asked("How many people does the firm employ?", "The firm employs 4,300 people.")
+    # of a poll, a share of those asked is a count
+    assert holds_what_was_asked("And how many said trust would make no difference?",
+                                "According to the poll, 61% said trust made no difference to whether they vote.")
     # money asked, only a date or a score held
     assert not holds_what_was_asked("How much did BT spend developing its engine?",
                                     "The engine has been in development since 2001, on 3 sites.")
