@@ -13,13 +13,14 @@ What is left out: which texts are documents (`qa.index`), scoring questions
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-_stemmer = None
+_local = threading.local()  # a Snowball stemmer per thread: PyStemmer's objects are not thread-safe
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _stop: frozenset | None = None
 
@@ -29,13 +30,14 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
     The same tokens as `bm25s.tokenize(texts, stopwords="en", stemmer=...)`, without its
     per-call progress-bar objects, which cost milliseconds on every question."""
-    global _stemmer, _stop
-    if _stemmer is None:
+    global _stop
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
         import Stemmer
         from bm25s.stopwords import STOPWORDS_EN
-        _stemmer = Stemmer.Stemmer("english")
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
         _stop = frozenset(STOPWORDS_EN)
-    stem = _stemmer.stemWords
+    stem = stemmer.stemWords
     return [stem([w for w in _TOKEN.findall(t.lower()) if w not in _stop]) for t in texts]
 
 

@@ -26,11 +26,14 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+_session_lock = threading.Lock()
 
 FORMAT = 3  # 2: the verdict also checks padded batches; 3: eager attention traced
 TOLERANCE = 1e-5
@@ -137,7 +140,9 @@ class OnnxEncoder:
         """A session for questions: one at a time on one thread is fastest and leaves the other
         cores to the rest."""
         if self._session is None:
-            self._session = self._new_session(self._path, 1)
+            with _session_lock:  # the second stage embeds on a worker thread too (qa.rerank)
+                if self._session is None:
+                    self._session = self._new_session(self._path, 1)
         return self._session
 
     def encode(self, texts: list[str]) -> np.ndarray:

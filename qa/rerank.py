@@ -23,6 +23,8 @@ from __future__ import annotations
 import copy
 import json
 import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ import numpy as np
 from .model_files import chosen
 from .rerank_features import RERANK_TOP, FEATURES, features, focus_terms, question_kind  # noqa: F401  (re-exported)
 from .search import FEATURES as FIRST_STAGE, Hit, candidates, fuse
+from .topic_mask import masked_question
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "reranker.json"
 # RERANK_TOP (qa.rerank_features): first-stage candidates the second stage re-orders; the rest
@@ -128,6 +131,29 @@ def default() -> Reranker | None:
     return _loaded[key]
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _question_side(question: str, index, encode) -> Future:
+    """A future of (`encode` for `qa.rerank_features.features`, the tuned question vector): the
+    question without its names (`qa.topic_mask`) and the question-side model's vector, computed on
+    a worker thread (ONNX Runtime lets go of the GIL, so the two cores work at once). The `encode`
+    it gives back answers the masked question from what was computed and anything else by `encode`."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-question-side")
+
+    def work():
+        rest = masked_question(question) if encode is not None else None
+        vec = encode([rest]) if rest is not None else None
+        masked_encode = None if encode is None else \
+            (lambda texts: vec if rest is not None and list(texts) == [rest] else encode(texts))
+        return masked_encode, tuned_vector(question, index)
+    return _pool.submit(work)
+
+
 def tuned_vector(question: str, index=None) -> np.ndarray | None:
     """The question from the question-side model (`qa.question_encoder`), or None when it is
     off or `index` holds another model's vectors than the bundled one it was tuned against."""
@@ -148,6 +174,9 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
     if len(index) == 0:
         return []
     model = default() if reranker == "default" else reranker
+    # what the second stage needs of the question alone (two short texts through two models, ~10 ms
+    # on one core) is embedded on another thread while the first stage searches on this one
+    ahead = _question_side(question, index, encode) if model is not None and weights is None else None
     rows, feats = candidates(index, qvec, question)
     fused = fuse(feats, weights)
     order = np.argsort(-fused, kind="stable")
@@ -160,8 +189,9 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
     if model is None or weights is not None:
         return [hit(o, fused[o]) for o in order[:k]]
     head = order[:model.top]
+    masked_encode, tuned = ahead.result()
     s, p = model.score(features(index, qvec, question, rows[head], {f: v[head] for f, v in feats.items()},
-                                fused[head], asked, encode, tuned_vector(question, index)))
+                                fused[head], asked, masked_encode, tuned))
     ranked = np.argsort(-s, kind="stable")
     if model.reader is not None and len(ranked):
         # the best few read with the question: they keep their place above the rest, in the

@@ -130,5 +130,23 @@ def test_a_photo_caption_is_quoted_as_one(seed_library):
     assert cap.to_dict()["kind"] == "caption" and cap.context == cap.text or cap.text in cap.context
 
 
+def test_answers_are_the_same_from_many_threads_at_once(seed_library):
+    # the second stage embeds the question's other forms on a worker thread while the first
+    # stage searches; questions asked at once from a server's threads must not mix them up
+    from concurrent.futures import ThreadPoolExecutor
+    ix, emb = seed_library.index, seed_library.embedder
+    qs = ["Why isn't Russia in the coalition?", "How many air strikes has the US carried out in Iraq?",
+          "What did Samantha Power say about Assad?", "When did James Foley die?",
+          "What has Russia been shipping to Damascus and Baghdad?", "Who is Sergei Lavrov?"]
+
+    def asked(q):
+        a = answer(ix, emb, q)
+        return a.answered, round(a.confidence, 9), [(qt.text, round(qt.answers, 9)) for qt in a.quotes]
+    alone = [asked(q) for q in qs]
+    with ThreadPoolExecutor(6) as pool:
+        for _ in range(3):
+            assert list(pool.map(asked, qs * 2)) == alone * 2
+
+
 def test_env_is_clean():
     assert os.environ.get("QA_RERANKER") in (None, "")
