@@ -130,6 +130,16 @@ def test_a_photo_caption_is_quoted_as_one(seed_library):
     assert cap.to_dict()["kind"] == "caption" and cap.context == cap.text or cap.text in cap.context
 
 
+def test_a_caption_does_not_say_what_somebody_said(seed_library):
+    ix, emb = seed_library.index, seed_library.embedder
+    a = answer(ix, emb, "What did Lavrov say about the Ukraine crisis?", k=3)
+    assert not a.answered and a.quotes  # the closest passages stay available
+    # the photo of Kerry and Lavrov is what comes nearest, without saying anything he said
+    assert a.quotes[0].kind == "caption" and "Lavrov" in a.quotes[0].text
+    a = answer(ix, emb, "What happened to James Foley?", k=3)
+    assert a.answered and any(qt.kind == "caption" for qt in a.quotes)
+
+
 def test_answers_are_the_same_from_many_threads_at_once(seed_library):
     # the second stage embeds the question's other forms on a worker thread while the first
     # stage searches; questions asked at once from a server's threads must not mix them up
