@@ -111,6 +111,22 @@ def speaker_matches(speaker: str | None, wanted: str | None, title: str | None =
     return False
 
 
+def said_by_the_other(question: str, wanted: str, speaker: str | None, title: str | None, text: str) -> bool:
+    """Whether a quote is the words of another person the question names, and not about the one
+    it asks for: "What did President Obama say in reply to Lavrov?" and Lavrov's "…," he said.
+    Only then: a speaker who is not `wanted` may still report what `wanted` said ("This morning
+    Peter Hain even called me a mongrel", Michael Howard said), so a quote that names `wanted`
+    passes, as does one whose speaker the question does not name outside `wanted`."""
+    if not speaker or speaker_matches(speaker, wanted, title):
+        return False
+    have, want = _words(speaker), {_bare(w) for w in _words(wanted)}
+    surname = _bare(have[-1]) if have else ""
+    if not surname or surname in want:
+        return False
+    named = {_bare(w) for w in _words(question)} - want
+    return surname in named and not (want & {_bare(w) for w in _words(text)} - _TITLE_FILLER)
+
+
 def source_matches(article: Article, wanted: str | None) -> bool:
     """An outlet or author named loosely: matched in the byline, the url's host or the title."""
     if not wanted:

@@ -86,3 +86,20 @@ def test_speaker_matches_an_office_named_instead_of_the_person():
     assert not speaker_matches("Sergei Lavrov", "the Russian minister", "Foreign Minister")  # not every word
     assert not speaker_matches("Sergei Lavrov", "the Syrian minister", title)
     assert not speaker_matches("Sergei Lavrov", "the", title)  # filler words alone name no one
+
+
+def test_the_words_of_another_person_the_question_names():
+    from qa.sourcing import said_by_the_other
+    q = "What did President Obama say in reply to Lavrov?"
+    assert said_by_the_other(q, "President Obama", "Sergei Lavrov", "Russian Foreign Minister",
+                             'Now no one is talking about that," he said.')
+    # the other person reporting what the one asked for said: that answers
+    q = "What did Peter Hain call Michael Howard over the bill?"
+    assert not said_by_the_other(q, "Peter Hain", "Mr Howard", None, "This morning Peter Hain even called me a mongrel.")
+    # the one asked for, or a speaker the question does not name
+    assert not said_by_the_other(q, "Peter Hain", "Mr Hain", None, "It is a disgrace.")
+    assert not said_by_the_other(q, "Peter Hain", "Tony Blair", None, "It is a disgrace.")
+    assert not said_by_the_other(q, "Peter Hain", None, None, "It is a disgrace.")
+    # a speaker named only inside the asked-for name ("the Halifax's survey" and the Halifax)
+    assert not said_by_the_other("What does the Halifax's December survey say?", "the Halifax's December survey",
+                                 "Halifax", None, "Prices rose 1%, Halifax said.")
