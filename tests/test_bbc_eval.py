@@ -23,9 +23,11 @@ QUESTIONS = Path(__file__).parent / "data" / "bbc_questions.jsonl"
 # trained with the 200 below-lead questions too): held out hit@1 0.828, hit@3 0.953, follow-ups
 # 0.78, 4 of 12 unanswerable declined (3 before the kind check), one answerable; all 0.898 /
 # 0.976 / 0.88, 7 of 23 unanswerable declined (4), one answerable (issue 11's target: 80%
-# declined). Before the tuned question: held out 0.766 / 0.922.
-FLOOR = {"odd": {"hit@1": 0.81, "hit@3": 0.93, "followups_hit@1": 0.75, "declined_unanswerable": 0.25},
-         "all": {"hit@1": 0.88, "hit@3": 0.96, "followups_hit@1": 0.8, "declined_unanswerable": 0.25}}
+# declined). Before the tuned question: held out 0.766 / 0.922. With money and scores asked
+# without "how much" and spans of time not counts (qa/answer_type.py, 2026-12-06, seventh
+# session): 5 of 12 held out, 10 of 23 in all declined, the rest unchanged.
+FLOOR = {"odd": {"hit@1": 0.81, "hit@3": 0.93, "followups_hit@1": 0.75, "declined_unanswerable": 0.33},
+         "all": {"hit@1": 0.88, "hit@3": 0.96, "followups_hit@1": 0.8, "declined_unanswerable": 0.39}}
 MAX_ANSWERABLE_DECLINED = {"odd": 1, "all": 1}
 # The check set (tests/data/bbc_check_questions.jsonl): 42 questions over 32 other articles,
 # written by a session that saw neither the system nor the other sets, asked about sentences

@@ -17,8 +17,10 @@ QUESTIONS = Path(__file__).parent / "data" / "seed_questions.jsonl"
 # questions gave up 3 seed questions here (0.88 before) for 6 held-out BBC ones; the tuned
 # question (qa/question_encoder.py) won two back (0.82 -> 0.86) and lowered the answer bar, so 3
 # unanswerable ones were declined where 6 had been; trained with the 200 below-lead BBC
-# questions too, the bar rose again (6 of 10) and hit@3 gave one question (0.92 -> 0.90).
-FLOOR = {"hit@1": 0.84, "hit@3": 0.88, "mrr": 0.86, "abstention_rate_unanswerable": 0.5,
+# questions too, the bar rose again (6 of 10) and hit@3 gave one question (0.92 -> 0.90). 9 of 10
+# declined since a span of time is not an amount (qa/answer_type.py), a photo caption does not
+# say what somebody said, nor the words of another person the question names (qa/answer.py).
+FLOOR = {"hit@1": 0.84, "hit@3": 0.88, "mrr": 0.86, "abstention_rate_unanswerable": 0.8,
          "abstention_precision": 1.0}
 
 
