@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -133,6 +134,15 @@ def default() -> Reranker | None:
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads are gone: it makes its own on first use."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _question_side(question: str, index, encode) -> Future:
