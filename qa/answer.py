@@ -8,7 +8,8 @@ still returned so a reader can see what the articles come nearest to saying. Whe
 answered, a quote after the first is returned only when its probability clears the model's
 second bar: `k` is a maximum, not a quota. A question that asks for a quantity is answered only
 when its first quote holds one (`qa.answer_type`), and one that asks what somebody said not by
-a photo caption, nor by the words of another person it names. With the second stage off (`QA_RERANKER=off`, `rerank=False`, or fusion
+a photo caption, a sentence of an article that never names them, or the words of another
+person it names. With the second stage off (`QA_RERANKER=off`, `rerank=False`, or fusion
 `weights` given) the first stage's relevance alone decides.
 
 Who said each quote and when comes from `qa.sourcing`: a question that asks
@@ -177,13 +178,14 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     quoted = hits[:1] + [h for h in hits[1:] if h.answers >= more] if more is not None else hits
     quotes = _distinct_quotes(index, quoted, query, k)
     if answered and quotes and (not holds_what_was_asked(q, quotes[0].text) or asked and (
-            quotes[0].kind == "caption" or sourcing.said_by_the_other(
-                query, asked, quotes[0].speaker, quotes[0].speaker_title, quotes[0].text))):
+            quotes[0].kind == "caption" or sourcing.absent_from(index, quotes[0].article, asked)
+            or sourcing.said_by_the_other(query, asked, quotes[0].speaker, quotes[0].speaker_title,
+                                          quotes[0].text))):
         # "how much…?" and the best quote holds no amount, or "what did Lavrov say…?" and it is
-        # a photo caption (it shows him; it reports nothing he said) or the words of another
-        # person the question names: the articles don't say; show the closest passages as for
-        # any declined question. The reader's own question decides what was asked: an earlier
-        # "how much" searched along with a follow-up does not.
+        # a photo caption (it shows him; it reports nothing he said), or its article never names
+        # him, or it is the words of another person the question names: the articles don't
+        # say; show the closest passages as for any declined question. The reader's own question
+        # decides what was asked: an earlier "how much" searched along with a follow-up does not.
         answered = False
         quotes = _distinct_quotes(index, hits, query, k)
     return Answer(question=question, answered=answered, quotes=tuple(quotes), query=query,

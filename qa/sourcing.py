@@ -127,6 +127,22 @@ def said_by_the_other(question: str, wanted: str, speaker: str | None, title: st
     return surname in named and not (want & {_bare(w) for w in _words(text)} - _TITLE_FILLER)
 
 
+def absent_from(index, article: Article, wanted: str) -> bool:
+    """Whether the person a question asks about ("What did Chancellor Gordon Brown say…?") is
+    named nowhere in `article` (title, body, captions): then none of its sentences is their words.
+    Only for a person's name (two capitalised words, or a surname the articles quote a person
+    by); "How does Moscow feel…?" may be answered by what Russia's minister said."""
+    words = []  # the capitalised words it ends with: "Home Secretary Charles Clarke", not "its chairman"
+    for w in reversed(re.findall(r"[\w’'-]+", wanted)):
+        if not w[:1].isupper() or w.isupper() or w.lower() in _NOT_A_NAME | {"what", "which", "who", "how"}:
+            break
+        words.insert(0, w)
+    if not words or len(words) < 2 and not is_person(index, " ".join(words)):
+        return False
+    surname = _bare(words[-1].lower())
+    return surname not in {_bare(w) for w in _words(f"{article.title}\n{article.text}")}
+
+
 def source_matches(article: Article, wanted: str | None) -> bool:
     """An outlet or author named loosely: matched in the byline, the url's host or the title."""
     if not wanted:

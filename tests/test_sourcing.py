@@ -103,3 +103,18 @@ def test_the_words_of_another_person_the_question_names():
     # a speaker named only inside the asked-for name ("the Halifax's survey" and the Halifax)
     assert not said_by_the_other("What does the Halifax's December survey say?", "the Halifax's December survey",
                                  "Halifax", None, "Prices rose 1%, Halifax said.")
+
+
+def test_a_person_the_quote_s_article_never_names(seed_library):
+    from qa.sourcing import absent_from
+    ix = seed_library.index
+    lavrov = next(a for a in (ix.article(i) for i in range(len(ix.entries))) if "Lavrov" in a.title)
+    assert absent_from(ix, lavrov, "Chancellor Gordon Brown")  # a full name, nowhere in it
+    assert absent_from(ix, lavrov, "Home Secretary Charles Clarke")
+    assert not absent_from(ix, lavrov, "Sergei Lavrov")
+    assert not absent_from(ix, lavrov, "Russian Foreign Minister Lavrov")
+    assert not absent_from(ix, lavrov, "Lavrov")
+    # not a person's name: a place speaking for its government, an office, a follow-up's pronoun
+    assert not absent_from(ix, lavrov, "Moscow")
+    assert not absent_from(ix, lavrov, "the American ambassador")
+    assert not absent_from(ix, lavrov, "Ryanair ordered? What did its chairman")
