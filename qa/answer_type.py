@@ -50,7 +50,7 @@ Two kinds are asked without "how much" (`asked_kind` gives them for any question
 Measured on the same parts with the shipped second stage, before they were switched on: 13 more
 unanswerable questions declined (11 money, 2 score) and 2 more by the time-span rule (one BBC
 held-out, one seed); of the 18 answerable questions that ask them, one declined, whose first quote
-was wrong. Figures per set: the closing note of the session that added them.
+was wrong. Figures per set: README, Quality ("What was asked, checked further").
 
 What is left out: the ranking itself (`qa.search`, `qa.rerank`), the probability bar (`qa.answer`).
 """

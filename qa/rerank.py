@@ -15,6 +15,10 @@ and ship in `qa/models/` with a model card; `QA_RERANKER=off` turns the stage of
 (`qa.cross_encoder`) that reads the ranker's best few sentences counts beside it; the shipped
 one names none (the one trained here did not pay off: see the model card).
 
+The question without its names and the question-side model's vector depend on the question
+alone: they are embedded on a worker thread while the first stage searches (`_question_side`),
+so the second stage adds little waiting to a question beside its CPU time.
+
 What is left out: candidate generation (`qa.search`), training (`benchmarks/`).
 """
 
