@@ -46,7 +46,11 @@ Two kinds are asked without "how much" (`asked_kind` gives them for any question
   per share did … pay?", "What fee will … pay?" (the noun followed by its verb, so "What drove
   prices up?" is not one);
 - a score, for "What was the (final) score …?", "By what score did … beat …?": "6-3 6-2", "2-1",
-  "28 to 17", "goalless".
+  "28 to 17", "goalless";
+- a court's sentence, for "What (prison) sentence did … receive?": a term ("six years", "life"),
+  "jailed", "suspended", "community order", "fined", "cleared"…
+Money is also asked as "What is the annual salary of …?" and "What pre-tax loss did … report?"
+(profits, losses, revenues, turnover, earnings), not "What was the price rise?".
 Measured on the same parts with the shipped second stage, before they were switched on: 13 more
 unanswerable questions declined (11 money, 2 score) and 2 more by the time-span rule (one BBC
 held-out, one seed); of the 18 answerable questions that ask them, one declined, whose first quote
@@ -99,10 +103,19 @@ _MONTH_BEFORE = re.compile(r"\b(?:" + _MONTHS + r")\s+$")
 _TIME_Q = re.compile(r"\bhow (?:long|often|old|soon|quickly|much (?:time|longer))\b|\bhow many " + _TIME_UNIT
                      + r"\b|\b(?:what|which) (?:year|date|day|month|time)\b", re.I)
 # money and scores asked without "how much": the noun, then its verb
+_MONEY_NOUN = (r"(?:salary|salaries|fee|fees|price|prices|wage|wages|bonus|bonuses|compensation|sum|payout|pay-?off|"
+               r"prize money|fine|(?:(?:pre-tax|net|operating|annual|full-year|half-year|quarterly) )*(?:profits?|"
+               r"loss|losses|revenues?|turnover|earnings))")
 _MONEY_WHAT = re.compile(
-    r"\b(?:what|which)\s+(?:[\w-]+\s+){0,2}?(?:salary|salaries|fee|fees|price|prices|wage|wages|bonus|bonuses|"
-    r"compensation|sum|payout|pay-?off|prize money|fine)(?:\s+per\s+\w+)?\s+(?:was|is|were|are|did|does|do|has|"
-    r"have|had|will|would|could|might|can)\b", re.I)
+    r"\b(?:what|which)\s+(?:[\w-]+\s+){0,2}?" + _MONEY_NOUN + r"(?:\s+per\s+\w+)?\s+(?:was|is|were|are|did|does|do|"
+    r"has|have|had|will|would|could|might|can)\b"
+    # "What is the annual salary of …?", "What were Google's revenues …?" (not "what was the price rise")
+    r"|\bwhat (?:is|was|are|were|will be) (?:the |an? )?(?:[\w'’&-]+ ){0,5}?" + _MONEY_NOUN
+    + r"\b(?! (?:rises?|falls?|growth|increases?|cuts?|war)\b)", re.I)
+# a court's sentence: "What (prison) sentence did … receive?"
+_SENTENCE_Q = re.compile(r"\bwhat (?:\w+ )?(?:prison |jail )?sentence\b", re.I)
+_SENTENCE = re.compile(r"\b(?:years?|months?|weeks?|days?|hours?|life|jailed|imprisoned|suspended|community (?:order|"
+                       r"service)|unpaid work|fined|probation|discharge|acquitted|cleared)\b", re.I)
 _SCORE_Q = re.compile(r"\b(?:what|which) (?:was|is|were) the (?:[\w-]+ ){0,2}?(?:score|scoreline|result)\b|"
                       r"\bby what (?:score|margin)\b", re.I)
 _SCORE = re.compile(r"\b\d{1,3}\s?-\s?\d{1,3}\b|\b\d{1,3} to \d{1,3}\b|\bgoalless\b|\bnil\b", re.I)
@@ -173,7 +186,8 @@ _KINDS = (("duration", _DURATION_Q, _held(_DURATION)), ("age", _AGE_Q, _held(_AG
 
 
 # asked by any question, before its type is looked at: "What fee did …?", "What was the score …?"
-_NAMED_KINDS = (("money", _MONEY_WHAT, _held(_MONEY)), ("score", _SCORE_Q, _held(_SCORE)))
+_NAMED_KINDS = (("money", _MONEY_WHAT, _held(_MONEY)), ("score", _SCORE_Q, _held(_SCORE)),
+                ("sentence", _SENTENCE_Q, _held(_SENTENCE)))
 
 
 def _asked(question: str) -> tuple[str | None, Callable[[str, str], bool] | None]:
@@ -183,7 +197,7 @@ def _asked(question: str) -> tuple[str | None, Callable[[str, str], bool] | None
 
 def asked_kind(question: str) -> str | None:
     """Which kind of quantity a question asks for: "duration", "age", "money", "count", "score",
-    or None (any: "how far", "how much did profits rise", "what percentage"; or no quantity)."""
+    "sentence" (a court's), or None (any: "how far", "how much did profits rise", "what percentage"; or no quantity)."""
     return _asked(question)[0]
 
 
@@ -191,7 +205,7 @@ def holds_what_was_asked(question: str, quote: str) -> bool:
     """False only when `question` asks for a quantity and `quote` holds none it does not, or
     none of the kind asked for (`asked_kind`), or only spans of time where no time was asked."""
     kind, holds = _asked(question)
-    if kind in ("money", "score") and question_type(question) != "number":
+    if kind in ("money", "score", "sentence") and question_type(question) != "number":
         return holds(quote, question)
     if question_type(question) != "number":
         return True

@@ -79,6 +79,21 @@ def test_money_and_scores_asked_without_how_much():
                                     "Britain could end 34 years of failure with victory at Elland Road.")
     assert holds_what_was_asked("By what score did Henman win?", "Henman won with a 6-1 7-5 victory.")
     assert holds_what_was_asked("What drove prices up?", "Demand from China drove prices up.")
+    assert asked_kind("What is the annual salary of Scotland's children's commissioner?") == "money"
+    assert asked_kind("What pre-tax loss did Eurotunnel report for 2004?") == "money"
+    assert asked_kind("What were Google's revenues for the quarter?") == "money"
+    assert asked_kind("What was the price rise in March?") is None
+    assert not holds_what_was_asked("What pre-tax loss did Eurotunnel report?", "Eurotunnel said 2004 was a hard year.")
+    assert holds_what_was_asked("What were Google's revenues?", "Google reached revenues of $805.9m.")
+
+
+def test_a_court_s_sentence():
+    assert asked_kind("What prison sentence did Royer receive?") == "sentence"
+    assert asked_kind("What sentence did the judge hand down?") == "sentence"
+    assert not holds_what_was_asked("What sentence did Spector receive?", "Mr Cutler said Phil did not cause the death.")
+    assert holds_what_was_asked("What sentence did he receive?", "He was jailed for six years.")
+    assert holds_what_was_asked("What sentence did he receive?", "He was given a two-year suspended sentence.")
+    assert holds_what_was_asked("What sentence did she receive?", "She was ordered to do 200 hours of unpaid work.")
 
 
 def test_a_quantity_of_another_kind_does_not_answer():
