@@ -135,12 +135,14 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
         return Answer(question=question, answered=False, query=followup.rewrite(q, check_history(history)))
 
     query = resolve(index, embedder, q, check_history(history))
+    model = judge(weights, rerank)
+    # the second stage's embeddings of the question start first, beside the question's own vector
+    ahead = second_stage.question_side(query, index, embedder.encode_few) if model is not None else None
     qvec = embedder.encode([query])[0]
     asked = None if speaker else sourcing.asked_speaker(query)
     narrowed = bool(speaker or source or since or until or asked)
-    model = judge(weights, rerank)
     hits = second_stage.search(index, qvec, query, k=max(3 * k, 10) if not narrowed else max(10 * k, 100),
-                               weights=weights, reranker=model, asked=q, encode=embedder.encode_few)
+                               weights=weights, reranker=model, asked=q, encode=embedder.encode_few, ahead=ahead)
 
     def said_by(h, wanted):
         _, name, title = index.sentence_who(h.row)

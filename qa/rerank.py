@@ -16,8 +16,8 @@ and ship in `qa/models/` with a model card; `QA_RERANKER=off` turns the stage of
 one names none (the one trained here did not pay off: see the model card).
 
 The question without its names and the question-side model's vector depend on the question
-alone: they are embedded on a worker thread while the first stage searches (`_question_side`),
-so the second stage adds little waiting to a question beside its CPU time.
+alone: they are embedded on worker threads while the question's own vector is made and the first
+stage searches (`question_side`), so the second stage adds little waiting beside its CPU time.
 
 What is left out: candidate generation (`qa.search`), training (`benchmarks/`).
 """
@@ -149,23 +149,38 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _question_side(question: str, index, encode) -> Future:
-    """A future of (`encode` for `qa.rerank_features.features`, the tuned question vector): the
-    question without its names (`qa.topic_mask`) and the question-side model's vector, computed on
-    a worker thread (ONNX Runtime lets go of the GIL, so the two cores work at once). The `encode`
-    it gives back answers the masked question from what was computed and anything else by `encode`."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-question-side")
+class QuestionSide:
+    """What the second stage needs of the question alone, being computed on worker threads: the
+    question without its names (`qa.topic_mask`), embedded by `encode`, and the question-side
+    model's vector (`qa.question_encoder`), each on a thread of its own (ONNX Runtime lets go of
+    the GIL, so they run beside the first stage and beside each other). Made by `question_side`
+    before the question's own vector, so all three embeddings overlap."""
 
-    def work():
-        rest = masked_question(question) if encode is not None else None
-        vec = encode([rest]) if rest is not None else None
+    def __init__(self, question: str, index, encode):
+        global _pool
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-question-side")
+            pool = _pool
+        self.question, self._encode = question, encode
+        self._rest = masked_question(question) if encode is not None else None
+        self._masked = pool.submit(encode, [self._rest]) if self._rest is not None else None
+        self._tuned = pool.submit(tuned_vector, question, index)
+
+    def result(self):
+        """(`encode` for `qa.rerank_features.features`, answering the masked question from what was
+        computed and anything else by `encode`; the tuned question vector or None)."""
+        vec = self._masked.result() if self._masked is not None else None
+        encode, rest = self._encode, self._rest
         masked_encode = None if encode is None else \
             (lambda texts: vec if rest is not None and list(texts) == [rest] else encode(texts))
-        return masked_encode, tuned_vector(question, index)
-    return _pool.submit(work)
+        return masked_encode, self._tuned.result()
+
+
+def question_side(question: str, index, encode) -> QuestionSide:
+    """Start embedding what the second stage needs of `question` alone (`QuestionSide`); give it
+    to `search(..., ahead=)` with the same question."""
+    return QuestionSide(question, index, encode)
 
 
 def tuned_vector(question: str, index=None) -> np.ndarray | None:
@@ -179,18 +194,21 @@ def tuned_vector(question: str, index=None) -> np.ndarray | None:
 
 
 def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | None = None,
-           reranker: Reranker | None | str = "default", asked: str | None = None, encode=None) -> list[Hit]:
+           reranker: Reranker | None | str = "default", asked: str | None = None, encode=None,
+           ahead: QuestionSide | None = None) -> list[Hit]:
     """The `k` best sentences for the question, best first: the first stage's order, its best
     `top` re-ordered by the second stage (each with `answers`, the probability it answers).
     `weights` (first-stage fusion weights, for baselines and tuning) turn the second stage off;
     `asked` is the reader's own question when `question` is its follow-up rewrite; `encode`
-    embeds the question without its names for the second stage (`qa.topic_mask`)."""
+    embeds the question without its names for the second stage (`qa.topic_mask`); `ahead` is
+    `question_side(question, index, encode)` started earlier (else it is started here)."""
     if len(index) == 0:
         return []
     model = default() if reranker == "default" else reranker
     # what the second stage needs of the question alone (two short texts through two models, ~10 ms
     # on one core) is embedded on another thread while the first stage searches on this one
-    ahead = _question_side(question, index, encode) if model is not None and weights is None else None
+    if model is not None and weights is None and (ahead is None or ahead.question != question):
+        ahead = question_side(question, index, encode)
     rows, feats = candidates(index, qvec, question)
     fused = fuse(feats, weights)
     order = np.argsort(-fused, kind="stable")

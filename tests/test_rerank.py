@@ -140,6 +140,19 @@ def test_a_caption_does_not_say_what_somebody_said(seed_library):
     assert a.answered and any(qt.kind == "caption" for qt in a.quotes)
 
 
+def test_the_question_side_started_early_gives_the_same_ranking(seed_library):
+    ix, emb = seed_library.index, seed_library.embedder
+    q, other = "What did Samantha Power say about Assad?", "Why isn't Russia in the coalition?"
+
+    def ranked(**kw):
+        return [(h.row, round(h.score, 9), round(h.answers, 9))
+                for h in rerank.search(ix, emb.encode([q])[0], q, k=10, encode=emb.encode_few, **kw)]
+    plain = ranked()
+    assert ranked(ahead=rerank.question_side(q, ix, emb.encode_few)) == plain
+    # one started for another question is not used
+    assert ranked(ahead=rerank.question_side(other, ix, emb.encode_few)) == plain
+
+
 def test_answers_are_the_same_from_many_threads_at_once(seed_library):
     # the second stage embeds the question's other forms on a worker thread while the first
     # stage searches; questions asked at once from a server's threads must not mix them up
