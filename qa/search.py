@@ -289,8 +289,10 @@ def _sentences_of(index: Index, paras: np.ndarray) -> np.ndarray:
     """Sentence rows of paragraph rows (sentences are stored in paragraph order)."""
     if not len(paras):
         return np.zeros(0, dtype=np.int64)
-    lo = np.searchsorted(index.column(1), paras, side="left")
-    hi = np.searchsorted(index.column(1), paras, side="right")
+    col = index.column(1)
+    keys = np.asarray(paras).astype(col.dtype, copy=False)  # in the column's type: else NumPy casts the column
+    lo = np.searchsorted(col, keys, side="left")
+    hi = np.searchsorted(col, keys, side="right")
     return np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist())])
 
 
