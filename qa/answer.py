@@ -137,7 +137,7 @@ def answer(index, embedder, question: str, k: int = 3, history=None,
     query = resolve(index, embedder, q, check_history(history))
     model = judge(weights, rerank)
     # the second stage's embeddings of the question start first, beside the question's own vector
-    ahead = second_stage.question_side(query, index, embedder.encode_few) if model is not None else None
+    ahead = second_stage.QuestionSide(query, index, embedder.encode_few) if model is not None else None
     qvec = embedder.encode([query])[0]
     asked = None if speaker else sourcing.asked_speaker(query)
     narrowed = bool(speaker or source or since or until or asked)

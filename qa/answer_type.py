@@ -205,10 +205,8 @@ def holds_what_was_asked(question: str, quote: str) -> bool:
     """False only when `question` asks for a quantity and `quote` holds none it does not, or
     none of the kind asked for (`asked_kind`), or only spans of time where no time was asked."""
     kind, holds = _asked(question)
-    if kind in ("money", "score", "sentence") and question_type(question) != "number":
-        return holds(quote, question)
-    if question_type(question) != "number":
-        return True
+    if question_type(question) != "number":  # only the kinds asked without "how much" (_NAMED_KINDS)
+        return holds is None or holds(quote, question)
     if not quantities(quote, question):
         return False
     if kind in (None, "count") and not _TIME_Q.search(question) and not _beside_time(quote, question):

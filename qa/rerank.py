@@ -17,7 +17,7 @@ one names none (the one trained here did not pay off: see the model card).
 
 The question without its names and the question-side model's vector depend on the question
 alone: they are embedded on worker threads while the question's own vector is made and the first
-stage searches (`question_side`), so the second stage adds little waiting beside its CPU time.
+stage searches (`QuestionSide`), so the second stage adds little waiting beside its CPU time.
 
 What is left out: candidate generation (`qa.search`), training (`benchmarks/`).
 """
@@ -29,7 +29,7 @@ import json
 import os
 import sys
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -153,8 +153,8 @@ class QuestionSide:
     """What the second stage needs of the question alone, being computed on worker threads: the
     question without its names (`qa.topic_mask`), embedded by `encode`, and the question-side
     model's vector (`qa.question_encoder`), each on a thread of its own (ONNX Runtime lets go of
-    the GIL, so they run beside the first stage and beside each other). Made by `question_side`
-    before the question's own vector, so all three embeddings overlap."""
+    the GIL, so they run beside the first stage and beside each other). Made before the question's
+    own vector (`qa.answer`), so all three embeddings overlap; `search(..., ahead=)` takes it."""
 
     def __init__(self, question: str, index, encode):
         global _pool
@@ -177,12 +177,6 @@ class QuestionSide:
         return masked_encode, self._tuned.result()
 
 
-def question_side(question: str, index, encode) -> QuestionSide:
-    """Start embedding what the second stage needs of `question` alone (`QuestionSide`); give it
-    to `search(..., ahead=)` with the same question."""
-    return QuestionSide(question, index, encode)
-
-
 def tuned_vector(question: str, index=None) -> np.ndarray | None:
     """The question from the question-side model (`qa.question_encoder`), or None when it is
     off or `index` holds another model's vectors than the bundled one it was tuned against."""
@@ -201,14 +195,14 @@ def search(index, qvec: np.ndarray, question: str, k: int = 10, weights: dict | 
     `weights` (first-stage fusion weights, for baselines and tuning) turn the second stage off;
     `asked` is the reader's own question when `question` is its follow-up rewrite; `encode`
     embeds the question without its names for the second stage (`qa.topic_mask`); `ahead` is
-    `question_side(question, index, encode)` started earlier (else it is started here)."""
+    `QuestionSide(question, index, encode)` started earlier (else it is started here)."""
     if len(index) == 0:
         return []
     model = default() if reranker == "default" else reranker
     # what the second stage needs of the question alone (two short texts through two models, ~10 ms
     # on one core) is embedded on another thread while the first stage searches on this one
     if model is not None and weights is None and (ahead is None or ahead.question != question):
-        ahead = question_side(question, index, encode)
+        ahead = QuestionSide(question, index, encode)
     rows, feats = candidates(index, qvec, question)
     fused = fuse(feats, weights)
     order = np.argsort(-fused, kind="stable")

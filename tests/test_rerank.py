@@ -148,9 +148,9 @@ def test_the_question_side_started_early_gives_the_same_ranking(seed_library):
         return [(h.row, round(h.score, 9), round(h.answers, 9))
                 for h in rerank.search(ix, emb.encode([q])[0], q, k=10, encode=emb.encode_few, **kw)]
     plain = ranked()
-    assert ranked(ahead=rerank.question_side(q, ix, emb.encode_few)) == plain
+    assert ranked(ahead=rerank.QuestionSide(q, ix, emb.encode_few)) == plain
     # one started for another question is not used
-    assert ranked(ahead=rerank.question_side(other, ix, emb.encode_few)) == plain
+    assert ranked(ahead=rerank.QuestionSide(other, ix, emb.encode_few)) == plain
 
 
 def test_answers_are_the_same_from_many_threads_at_once(seed_library):
