@@ -56,6 +56,15 @@ unanswerable questions declined (11 money, 2 score) and 2 more by the time-span 
 held-out, one seed); of the 18 answerable questions that ask them, one declined, whose first quote
 was wrong. Figures per set: README, Quality ("What was asked, checked further").
 
+Some quantities have no number in digits, and some digits are no quantity of the kind: "How often
+…?" is answered by a frequency ("once a day", "every 5.8 seconds", "weekly"), "How long …?" by
+"for a month", "How much did traffic grow?" by "fourfold", "How many bosses …?" by "their ninth
+manager" (ordinals past "second"); and "$6bn of May's debt" is a sum, not the 6th of May (a day
+is 1-31 in bare digits). Checked on every answerable question of every set: the support texts
+that did not pass before, and on all 1,602 questions with the shipped second stage, 4 right
+first quotes that were declined are answered (3 BBC training, 1 of the check set) and no
+unanswerable question more is.
+
 What is left out: the ranking itself (`qa.search`, `qa.rerank`), the probability bar (`qa.answer`).
 """
 
@@ -70,7 +79,9 @@ _QUANTITY = re.compile(
     r"(?P<cur>[£$€¥]\s?)?\b(?P<num>\d[\d,.]*)(?P<unit>[a-z]*)\b|%|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
     r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
     r"fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|halves|"
-    r"third|quarter|decades?|percent|per cent|double|twice|triple)\b", re.I)
+    r"third|quarter|decades?|percent|per cent|double|twice|triple|\w+fold|"
+    # ordinals past "second" count ("Saints' ninth manager in eight years"); "first" and "second" are everywhere
+    r"fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|\w+teenth|twentieth)\b", re.I)
 _YEAR = re.compile(r"^(?:1[89]\d\d|20\d\d)$")
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)
 
@@ -86,6 +97,13 @@ _TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|
 _DURATION_Q = re.compile(r"\bhow long\b|\bhow many " + _TIME_UNIT + r"\b", re.I)
 _DURATION = re.compile(r"\b" + _TIME_UNIT + r"\b|\bsince\b|\buntil\b|"
                        r"\b(?:km|kilometres?|miles?|metres?|feet|ft|yards?|cm|mm|m)\b", re.I)
+# "for a month", "an hour": a span with no number in it
+_A_SPAN = re.compile(r"\b(?:a|an) (?:(?:full|whole|further|single|extra) )?" + _TIME_UNIT + r"\b", re.I)
+# "How often…?": "once a day", "every 5.8 seconds", "twice", "weekly", "three times"
+_FREQUENCY_Q = re.compile(r"\bhow (?:often|frequently)\b", re.I)
+_FREQUENCY = re.compile(r"\b(?:once|twice|thrice|times|every|each|daily|weekly|fortnightly|monthly|annually|yearly|"
+                        r"hourly|nightly|per|a (?:day|week|fortnight|month|year|night|season)|always|never|rarely|seldom|"
+                        r"regularly|occasionally|often|frequently|sometimes|constantly|repeatedly)\b", re.I)
 _AGE_Q = re.compile(r"\bhow old\b", re.I)
 _AGE = re.compile(r"\baged? \d|,\s?\d{1,3},|\bat \d{1,3}\b(?!\s?(?:%|per|am|pm|GMT|BST|[ap]\.m))|"
                   r"\d+(?:st|nd|rd|th) birthday|\d+-year-old|\b\d+ years? old|\(\d{1,3}\)|"
@@ -97,7 +115,8 @@ _POLL_Q = re.compile(r"\bhow many\b(?:\s+[\w'-]+){0,4}?\s+(?:said|say|says|think
                      r"back|support|supported|favour|favoured|oppose|opposed|voted|want|wanted|agreed|agree)\b",
                      re.I)
 _PERCENT = re.compile(r"\d\s?(?:%|per ?cent\b|percent\b)", re.I)
-_TIME_AFTER = re.compile(r"[\s-]*" + _TIME_UNIT + r"\b|(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + _MONTHS + r")\b", re.I)
+_SPAN_AFTER = re.compile(r"[\s-]*" + _TIME_UNIT + r"\b", re.I)
+_MONTH_AFTER = re.compile(r"\s+(?:of\s+)?(?:" + _MONTHS + r")\b", re.I)
 _MONTH_BEFORE = re.compile(r"\b(?:" + _MONTHS + r")\s+$")
 # questions a span of time may answer
 _TIME_Q = re.compile(r"\bhow (?:long|often|old|soon|quickly|much (?:time|longer))\b|\bhow many " + _TIME_UNIT
@@ -165,8 +184,13 @@ def counts(text: str, question: str = "") -> list[str]:
 def _is_time_span(text: str, q: str, m: re.Match) -> bool:
     """"15 days", "four-year", "decades", and the day in "11 June" or "June 11": a quantity that
     is a span of time or a date."""
-    return bool(_TIME_AFTER.match(text, m.end())) or bool(_MONTH_BEFORE.search(text[max(0, m.start() - 12):m.start()])) \
-        or m.group("num") is None and bool(re.fullmatch(_TIME_UNIT, q))
+    if _SPAN_AFTER.match(text, m.end()) or m.group("num") is None and bool(re.fullmatch(_TIME_UNIT, q)):
+        return True
+    # a day of a month is 1-31 in bare digits ("11 June", "June 11", "11th of June"): not "$6bn of May's debt"
+    day = m.group("num") is not None and not m.group("cur") and m.group("unit").lower() in ("", "st", "nd", "rd", "th") \
+        and m.group("num").isdigit() and 1 <= int(m.group("num")) <= 31
+    return day and (bool(_MONTH_AFTER.match(text, m.end()))
+                    or bool(_MONTH_BEFORE.search(text[max(0, m.start() - 12):m.start()])))
 
 
 def _beside_time(quote: str, question: str) -> bool:
@@ -180,9 +204,10 @@ def _held(pattern: re.Pattern) -> Callable[[str, str], bool]:
 
 
 # (kind, what asks for it, whether a quote holds it), the first that asks decides
-_KINDS = (("duration", _DURATION_Q, _held(_DURATION)), ("age", _AGE_Q, _held(_AGE)),
-          ("money", _MONEY_Q, _held(_MONEY)), ("count", _COUNT_Q, lambda quote, question: bool(counts(quote, question))
-                                     or bool(_POLL_Q.search(question) and _PERCENT.search(quote))))
+_KINDS = (("frequency", _FREQUENCY_Q, _held(_FREQUENCY)), ("duration", _DURATION_Q, _held(_DURATION)),
+          ("age", _AGE_Q, _held(_AGE)), ("money", _MONEY_Q, _held(_MONEY)),
+          ("count", _COUNT_Q, lambda quote, question: bool(counts(quote, question))
+           or bool(_POLL_Q.search(question) and _PERCENT.search(quote))))
 
 
 # asked by any question, before its type is looked at: "What fee did …?", "What was the score …?"
@@ -196,8 +221,9 @@ def _asked(question: str) -> tuple[str | None, Callable[[str, str], bool] | None
 
 
 def asked_kind(question: str) -> str | None:
-    """Which kind of quantity a question asks for: "duration", "age", "money", "count", "score",
-    "sentence" (a court's), or None (any: "how far", "how much did profits rise", "what percentage"; or no quantity)."""
+    """Which kind of quantity a question asks for: "frequency", "duration", "age", "money", "count",
+    "score", "sentence" (a court's), or None (any: "how far", "how much did profits rise", "what
+    percentage"; or no quantity)."""
     return _asked(question)[0]
 
 
@@ -207,7 +233,9 @@ def holds_what_was_asked(question: str, quote: str) -> bool:
     kind, holds = _asked(question)
     if question_type(question) != "number":  # only the kinds asked without "how much" (_NAMED_KINDS)
         return holds is None or holds(quote, question)
-    if not quantities(quote, question):
+    if kind == "frequency":  # "once a day", "every week": often no number
+        return holds(quote, question)
+    if not quantities(quote, question) and not (kind == "duration" and _A_SPAN.search(quote)):
         return False
     if kind in (None, "count") and not _TIME_Q.search(question) and not _beside_time(quote, question):
         return False

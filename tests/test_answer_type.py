@@ -65,6 +65,30 @@ def test_a_span_of_time_answers_only_a_question_about_time():
     assert holds_what_was_asked("How long is his contract?", "He signed a three-year contract.")
 
 
+
+def test_answers_without_a_number_in_digits():
+    # how often: a frequency, often with no number at all
+    assert asked_kind("How often did he sing it, according to his daughter?") == "frequency"
+    assert holds_what_was_asked("How often did he sing it?", "He would sing it at least once a day.")
+    assert holds_what_was_asked("How often is a new blog created?", "A blog is created every 5.8 seconds.")
+    assert not holds_what_was_asked("How often did he sing it?", "He sang it at his daughter's wedding.")
+    # how long: "for a month"; but a month named is no span
+    assert holds_what_was_asked("How long has the chart been put back?", "It has been delayed for a month.")
+    assert not holds_what_was_asked("How long has the chart been put back?", "It was delayed in March.")
+    # multiples and ordinals
+    assert holds_what_was_asked("How much did traffic grow on launch day?", "Traffic increased fourfold that day.")
+    assert holds_what_was_asked("How many bosses will Southampton have had in eight years?",
+                                "He will be their ninth manager in eight years.")
+    assert not holds_what_was_asked("How many bosses has Southampton had?", "He is the first manager to say so.")
+
+
+def test_a_sum_with_a_unit_is_not_a_day_of_the_month():
+    assert counts("It will take on $6bn of May's debt and 300 of May's staff.") == ["300"]
+    assert counts("It takes on 300 of May's staff.") == ["300"]
+    assert counts("It opens on 6 May.") == []
+    assert holds_what_was_asked("How much of May's debt will it take on?", "It will assume $6bn of May's debt.")
+
+
 def test_money_and_scores_asked_without_how_much():
     assert asked_kind("What annual salary does the chief executive earn?") == "money"
     assert asked_kind("What price per share did Quiksilver pay for Rossignol?") == "money"
