@@ -59,11 +59,13 @@ was wrong. Figures per set: README, Quality ("What was asked, checked further").
 Some quantities have no number in digits, and some digits are no quantity of the kind: "How often
 …?" is answered by a frequency ("once a day", "every 5.8 seconds", "weekly"), "How long …?" by
 "for a month", "How much did traffic grow?" by "fourfold", "How many bosses …?" by "their ninth
-manager" (ordinals past "second"); and "$6bn of May's debt" is a sum, not the 6th of May (a day
-is 1-31 in bare digits). Checked on every answerable question of every set: the support texts
-that did not pass before, and on all 1,602 questions with the shipped second stage, 4 right
-first quotes that were declined are answered (3 BBC training, 1 of the check set) and no
-unanswerable question more is.
+manager" (ordinals past "second"); "By how much did salary contributions go up?" asks for a
+change, which "8.6%" gives (not money alone); and "$6bn of May's debt" is a sum, not the 6th of
+May (a day is 1-31 in bare digits). Found by checking every answerable question's support texts
+against the check; on all 1,602 questions with the shipped second stage, 5 right first quotes
+that were declined are answered (3 BBC training, 1 of the check set, 1 of the fresh set: the
+"by how much" one, found there, so that set is not clean for it) and no unanswerable question
+more is.
 
 What is left out: the ranking itself (`qa.search`, `qa.rerank`), the probability bar (`qa.answer`).
 """
@@ -86,8 +88,9 @@ _YEAR = re.compile(r"^(?:1[89]\d\d|20\d\d)$")
 _HOW_LONG = re.compile(r"\bhow long\b", re.I)
 
 
+# ("by how much" asks for a change, which a percentage gives as well: not money alone)
 _MONEY_Q = re.compile(
-    r"\bhow much\b(?! of\b| time\b)(?:(?!\b(?:shares?|stakes?|per ?cent|percentage|proportion|time)\b).)*\b"
+    r"(?<!\bby )\bhow much\b(?! of\b| time\b)(?:(?!\b(?:shares?|stakes?|per ?cent|percentage|proportion|time)\b).)*\b"
     r"(?:pay|paid|pays|paying|spend|spent|spends|spending|cost|costs|costing|earn|earned|earns|earning|receive|"
     r"received|raise|raised|fined?|charged?|charges|invest|invested|owe|owed|offer|offered|bid|salary|fee|fees|"
     r"compensation|damages|prize money|money)\b|\bhow much is\b.*\b(?:paid|worth)\b", re.I)

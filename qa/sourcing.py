@@ -85,8 +85,8 @@ def _words(s: str) -> list[str]:
 
 
 def _bare(word: str) -> str:
-    """A word without its possessive: "lavrov's" -> "lavrov"."""
-    return re.sub(r"['’]s$", "", word)
+    """A word without its possessive: "lavrov's" -> "lavrov", "services'" -> "services"."""
+    return re.sub(r"['’]s?$", "", word)
 
 
 _TITLE_FILLER = {"the", "a", "an", "of", "to", "for", "and", "s"}

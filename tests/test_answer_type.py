@@ -164,3 +164,11 @@ def test_a_quantity_the_articles_do_not_give_is_declined(fresh_library):
     assert "cranes" in ans.quotes[0].text
     ans = fresh_library.ask("How much does each of Port Kvarn's old harbour cranes weigh?")
     assert ans.answered and "310 tonnes" in ans.quotes[0].text
+
+
+def test_by_how_much_asks_for_a_change_of_any_kind():
+    q = "By how much did employers' final salary pension contributions go up in 2002/03?"
+    assert asked_kind(q) is None
+    assert holds_what_was_asked(q, "In 1998/99 contributions rose by 4.7% and in 2002/03 by 8.6%.")
+    assert not holds_what_was_asked(q, "Contributions went up sharply in 2002/03.")
+    assert asked_kind("How much did employers pay in salary?") == "money"

@@ -118,3 +118,12 @@ def test_a_person_the_quote_s_article_never_names(seed_library):
     assert not absent_from(ix, lavrov, "Moscow")
     assert not absent_from(ix, lavrov, "the American ambassador")
     assert not absent_from(ix, lavrov, "Ryanair ordered? What did its chairman")
+
+
+def test_a_name_with_a_plural_possessive_is_found():
+    from qa.articles import Article
+    from qa.sourcing import absent_from
+    survey = Article(id="ids", title="Firms pump billions into pensions",
+                     paragraphs=("A survey of 280 schemes by Incomes Data Services' (IDS) found contributions rose.",))
+    assert not absent_from(None, survey, "Incomes Data Services")
+    assert absent_from(None, survey, "Pensions Policy Institute")
