@@ -9,7 +9,12 @@ the last speaker) or "narration" — and its speaker, resolved to the full name
 the article gives ("Foreign Minister Sergei Lavrov" makes a later "Lavrov",
 "he" or "the minister" into "Sergei Lavrov", title "Foreign Minister").
 A quotation that runs over several sentences or paragraphs takes the
-attribution found anywhere in it, else the last speaker. `captions(article)`
+attribution found anywhere in it, else the last speaker. Straight quotation
+marks pair by the way they face (`_quotations`), so an archive that ran its
+paragraphs together, where a quotation going on into the next paragraph opens
+again without closing, does not turn the narration after it into a quotation
+(on the BBC archive 1,067 of 4,552 paragraphs with straight marks had paired
+wrongly: 7.4% of its sentences change kind). `captions(article)`
 gives the photo captions as kind "caption".
 
 Relative dates are in `qa.dates`, near-duplicate grouping in `qa.dedupe`.
@@ -283,11 +288,47 @@ def _quote_state(p: str) -> tuple[list[bool], list[int]]:
     """Per character: inside a quotation (marks included)? and that quotation's word count.
     A quotation left open runs to the paragraph's end (the multi-paragraph convention)."""
     mask, words = [False] * len(p), [0] * len(p)
-    for m in re.finditer(r'“[^”]*(?:”|$)|"[^"]*(?:"|$)', p):
-        n = len(re.findall(r"\w+", m.group(0)))
-        mask[m.start():m.end()] = [True] * (m.end() - m.start())
-        words[m.start():m.end()] = [n] * (m.end() - m.start())
+    for s, e in _quotations(p):
+        n = len(re.findall(r"\w+", p[s:e]))
+        mask[s:e] = [True] * (e - s)
+        words[s:e] = [n] * (e - s)
     return mask, words
+
+
+def _quotations(p: str) -> list[tuple[int, int]]:
+    """(start, end) of each quotation in `p`, marks included. Curly marks pair as they face.
+    Straight marks pair by which way they face too, not one after the other: a mark with a space
+    (or the start, or a bracket) before it and a letter after it opens a quotation even inside one,
+    the previous one ending there. An archive that ran paragraphs together keeps the convention of
+    a quotation going on into the next paragraph with no closing mark: `we know where we are at.
+    "There's been no contact. We don't want to lose him." Real Madrid's general manager…` closes
+    before "Real". Paired one after the other, the second mark closed and the third opened a
+    quotation that ran to the paragraph's end, so the narration after it became the speaker's."""
+    out, open_at = [], None
+    for m in re.finditer(r'“[^”]*(?:”|$)|"', p):
+        i = m.start()
+        if m.group(0) != '"':
+            if open_at is not None:  # a straight quotation left open ends where a curly one starts
+                out.append((open_at, i))
+                open_at = None
+            out.append((i, m.end()))
+            continue
+        before = p[i - 1] if i else " "
+        after = p[i + 1] if i + 1 < len(p) else " "
+        opens = (before.isspace() or before in "([") and not after.isspace()
+        closes = not before.isspace() and (after.isspace() or after in ".,;:!?)]—–-'’")
+        if open_at is None:
+            if opens or not closes:  # a closing mark with nothing open (12" screens) opens nothing
+                open_at = i
+        elif opens and not closes:
+            out.append((open_at, i))
+            open_at = i
+        else:
+            out.append((open_at, i + 1))
+            open_at = None
+    if open_at is not None:
+        out.append((open_at, len(p)))
+    return out
 
 
 def attribute(article: Article, spans: list[list[tuple[int, int]]] | None = None) -> list[Attribution]:

@@ -146,6 +146,42 @@ def test_other_attribution_styles(text, want):
     assert got == want, [(a.text, a.kind, a.speaker) for a in attribute(article)]
 
 
+# An archive that ran each story's paragraphs together (the BBC set): a quotation going on into
+# what was a new paragraph opens again with no closing mark before it.
+RUN_TOGETHER = """Real in talks over Gravesen move
+
+Everton boss David Moyes has defiantly claimed that he expects Gravesen to stay. Moyes said: "I speak to Tommy \
+regularly and we know where we are at. "There's been no contact. We don't want to lose him." Real Madrid \
+general manager Arrigo Sacchi is the driving force behind the move. Gravesen has been outstanding this season.
+"""
+
+
+def test_a_quotation_that_opens_again_without_closing():
+    got = [(a.kind, a.speaker) for a in attribute(parse_bytes(RUN_TOGETHER.encode(), "bbc.txt"))]
+    assert got == [("paraphrase", "David Moyes"), ("quote", "David Moyes"), ("quote", "David Moyes"),
+                   ("quote", "David Moyes"), ("narration", None), ("narration", None)], got
+
+
+def test_kind_accuracy_on_labelled_bbc_sentences():
+    # 90 sentences of paragraphs with straight quotation marks from the BBC archive (../shared),
+    # half of them ones whose kind the facing rule changed, labelled by hand from the paragraph
+    # alone (a helper session that did not see the system). Pairing the marks one after the
+    # other got 44 right; pairing them by the way they face, 86.
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "attribution_labels_bbc.jsonl")
+            .read_text("utf-8").splitlines() if line.strip()]
+    right = 0
+    for r in rows:
+        article = parse_bytes(f"{r['title']}\n\n{r['paragraph']}\n".encode(), "bbc.txt")
+        right += [a.kind for a in attribute(article) if a.text == r["sentence"]] == [r["kind"]]
+    assert len(rows) == 90 and right >= 84, right
+
+
+def test_straight_marks_pair_by_the_way_they_face():
+    from qa.attribution import _quotations
+    text = 'He said "yes" and "no", on a 12" screen. "Fine," she said. "Open to the end'
+    assert [text[s:e] for s, e in _quotations(text)] == ['"yes"', '"no"', '"Fine,"', '"Open to the end']
+
+
 def test_appositive_gives_speaker_and_title():
     text = ("T\n\nBy X | May 1, 2015\n\nSergei Lavrov, the foreign minister, said talks had failed.\n\n"
             "“There is no partner,” the minister said.\n")
