@@ -25,7 +25,7 @@ from . import integrity, vectors
 from .bm25 import TermCounts, bm25 as _bm25
 from .articles import Article
 from .hubness import REFRESH_MAX, hubness
-from .pipeline import EMBED_BLOCK, Local, attribution_rows, bf16_for, paragraph_unit, unit_texts
+from .pipeline import ATTRIBUTION_VERSION, EMBED_BLOCK, Local, attribution_rows, bf16_for, paragraph_unit, unit_texts
 from .progress import as_progress
 from .store import IndexFileError
 
@@ -61,6 +61,7 @@ class Index:
     who_names: list = field(default_factory=lambda: [None])
     # float32 [n]: each sentence's hubness (`qa.hubness`), worked out when it is indexed
     sent_hub: np.ndarray | None = None
+    attribution: int = ATTRIBUTION_VERSION  # the rules that attributed `who` (older: again at the next build)
     _faiss: object = field(default=None, repr=False)
     _faiss_para: object = field(default=None, repr=False)
 
@@ -183,8 +184,11 @@ def build(entries: list[Entry], embedder, old: Index | None = None, progress=Non
         p0, p1 = int(p_bounds[old_row]), int(p_bounds[old_row + 1])
         rows = old.sent[s0:s1].copy()
         rows[:, 1] = old.para[rows[:, 1], 1]
-        who = remap[old.who[s0:s1]] if remap is not None else \
-            names.codes(old.sentence_who(r) for r in range(s0, s1))
+        if old.attribution != ATTRIBUTION_VERSION:  # attributed by older rules: again, by these
+            who = names.codes(attribution_rows(a, [(int(s), int(e)) for s, e in old.sent[s0:s1, 2:4]]))
+        else:
+            who = remap[old.who[s0:s1]] if remap is not None else \
+                names.codes(old.sentence_who(r) for r in range(s0, s1))
         parts[row] = (rows, vectors.exact_vectors(old.sent_vecs)[s0:s1], vectors.exact_vectors(old.para_vecs)[p0:p1],
                       who, np.arange(s0, s1), np.arange(p0, p1))
 
@@ -241,6 +245,7 @@ def build(entries: list[Entry], embedder, old: Index | None = None, progress=Non
         sent_vecs=np.concatenate([p[1] for p in parts] or [empty_v]).astype(np.float32, copy=False),
         para_vecs=np.concatenate([p[2] for p in parts] or [empty_v]).astype(np.float32, copy=False),
         who=np.concatenate([p[3] for p in parts] or [np.zeros((0, 3), np.int32)]), who_names=names.names,
+        attribution=ATTRIBUTION_VERSION,
     )
     src = (np.concatenate([p[4] for p in parts] or [np.zeros(0, int)]),
            np.concatenate([p[5] for p in parts] or [np.zeros(0, int)])) if old is not None else (None, None)
@@ -298,7 +303,7 @@ def pack_who(index: Index) -> None:
 # ------------------------------------------------------------- save / load
 
 _FILES = ("entries.jsonl", "sentences.npy", "paragraphs.npy", "sentence_vectors.npy",
-          "paragraph_vectors.npy", "sentences.faiss", "paragraphs.faiss", "who.npy", "who.json",
+          "paragraph_vectors.npy", "sentences.faiss", "paragraphs.faiss", "who.npy", "who.json", "attribution.json",
           "sentence_hubness.npy",
           *(f"{d}/{f}" for d in ("bm25_sentences", "bm25_paragraphs") for f in TermCounts._FILES))
 
@@ -316,6 +321,7 @@ def save(index: Index, data_dir: Path) -> dict:
     np.save(data_dir / "paragraph_vectors.npy", vectors.exact_vectors(index.para_vecs))
     np.save(data_dir / "who.npy", index.who if index.who is not None else np.zeros((0, 3), np.int32))
     (data_dir / "who.json").write_text(json.dumps(index.who_names, ensure_ascii=False), "utf-8")
+    (data_dir / "attribution.json").write_text(json.dumps({"version": index.attribution}), "utf-8")
     if index.sent_hub is not None and len(index.sent_hub) == len(index):
         np.save(data_dir / "sentence_hubness.npy", index.sent_hub)
     faiss.write_index(index.faiss, str(data_dir / "sentences.faiss"))
@@ -364,6 +370,8 @@ def load(data_dir: Path, manifest: dict) -> Index:
         if (data_dir / "who.npy").exists():  # older generations kept it in entries.jsonl
             who = np.load(data_dir / "who.npy")
             who_names = json.loads((data_dir / "who.json").read_text("utf-8"))
+        attributed = json.loads((data_dir / "attribution.json").read_text("utf-8"))["version"] \
+            if (data_dir / "attribution.json").exists() else 1  # written before the rules had versions
         para = np.load(data_dir / "paragraphs.npy")
         hub = np.load(data_dir / "sentence_hubness.npy") if (data_dir / "sentence_hubness.npy").exists() \
             else None  # older generations: worked out on first use (qa.search.sentence_hubness)
@@ -397,6 +405,6 @@ def load(data_dir: Path, manifest: dict) -> Index:
         raise IndexFileError(f"{data_dir}: damaged index file ({e.__class__.__name__}: {str(e)[:120]})") from e
     index = Index(model=manifest["model"], dim=dim, entries=entries, sent=sent, para=para,
                   sent_vecs=sent_vecs, para_vecs=para_vecs, bm25_sent=bm_s, bm25_para=bm_p, who=who,
-                  who_names=who_names, sent_hub=hub, _faiss=fx, _faiss_para=fxp)
+                  who_names=who_names, sent_hub=hub, attribution=attributed, _faiss=fx, _faiss_para=fxp)
     pack_who(index)
     return index

@@ -287,6 +287,7 @@ class Library:
                 for e in users:
                     entries.append(ix.Entry(self._unique(e.article, entries), e.origin, e.file))
                 if old is not None and generation.shards_in(old) == self._shard_count(old) and \
+                        getattr(old, "attribution", None) == pipeline.ATTRIBUTION_VERSION and \
                         [(e.article.id, e.article.fingerprint, e.origin) for e in entries] == \
                         [(e.article.id, e.article.fingerprint, e.origin) for e in old.entries]:
                     self.last_embedded = []

@@ -43,6 +43,12 @@ class Prepared:
     who: list  # per sentence: [kind, speaker, speaker_title] (`qa.index.attribution_rows`)
 
 
+# The version of qa.attribution's rules, stored with an index: an index whose sentences older rules
+# attributed is attributed again at its next build (qa.index.build), its vectors kept.
+# 2: straight quotation marks pair by the way they face (an archive that ran paragraphs together).
+ATTRIBUTION_VERSION = 2
+
+
 def attribution_rows(article: Article, spans: list[tuple[int, int]]) -> list[list]:
     """[kind, speaker, speaker_title] for the sentences of `article` at `spans` (start, end offsets
     in article.text, in order): the index's own sentence spans, so nothing is split twice."""

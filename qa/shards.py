@@ -113,7 +113,8 @@ def split(index: ix.Index, n: int) -> list[ix.Index]:
                          sent=sent, para=para,
                          sent_vecs=np.asarray(sent_vecs[s0:s1], dtype=np.float32),
                          para_vecs=np.asarray(para_vecs[p0:p1], dtype=np.float32),
-                         who=np.array(who[s0:s1]), who_names=list(names), sent_hub=np.array(hub[s0:s1]))
+                         who=np.array(who[s0:s1]), who_names=list(names), sent_hub=np.array(hub[s0:s1]),
+                         attribution=index.attribution)
         for attr, counts, stats, words, lo, hi in (("bm25_sent", sent_counts, s_stats, s_words, s0, s1),
                                                    ("bm25_para", para_counts, p_stats, p_words, p0, p1)):
             own, df = counts.take(np.arange(lo, hi)).compact(stats.df, words)
@@ -350,6 +351,7 @@ class ShardedIndex(ix.Index):
                   bm25_para=FanOutBM25([s.bm25_para for s in shards], pool),
                   who=np.concatenate(who).reshape(-1, 3).astype(np.int32), who_names=names.names,
                   sent_hub=np.concatenate([sentence_hubness(s) for s in shards]).astype(np.float32),
+                  attribution=min(s.attribution for s in shards),
                   _faiss=FanOutFaiss([s.faiss for s in shards], pool),
                   _faiss_para=FanOutFaiss([s.faiss_para for s in shards], pool))
         out._faiss.companions = (out.bm25_sent, out.bm25_para)

@@ -154,6 +154,28 @@ def test_changing_one_article_reembeds_only_it(tmp_path, embedder, seed_index_di
     assert "120 air strikes" in lib.ask("How many air strikes has the U.S. conducted?").quotes[0].text
 
 
+def test_an_index_attributed_by_older_rules_is_attributed_again(tmp_path, embedder, seed_index_dir, monkeypatch):
+    import qa.index
+    import qa.pipeline
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    lib = Library(index_dir=index_dir, seeds_dir=SEEDS, embedder=embedder)
+    who = [lib.index.sentence_who(r) for r in range(len(lib.index))]
+    vecs, data = np.array(lib.index.sent_vecs), store.read_manifest(index_dir)["data"]
+    newer = qa.pipeline.ATTRIBUTION_VERSION + 1  # rules newer than the index's
+    for module in (qa.pipeline, qa.index):
+        monkeypatch.setattr(module, "ATTRIBUTION_VERSION", newer)
+    lib.build()
+    assert lib.last_embedded == [] and np.array_equal(np.array(lib.index.sent_vecs), vecs)  # nothing embedded
+    again = store.read_manifest(index_dir)["data"]
+    assert again != data and lib.index.attribution == newer  # but written anew
+    assert [lib.index.sentence_who(r) for r in range(len(lib.index))] == who
+    reopened = Library(index_dir=index_dir, seeds_dir=SEEDS, embedder=embedder)
+    reopened.build()
+    assert reopened.index.attribution == newer
+    assert store.read_manifest(index_dir)["data"] == again  # up to date: nothing written
+
+
 def test_add_is_answerable_stored_and_survives_rebuild(fresh_library, tmp_path, embedder):
     lib = fresh_library
     art = tmp_path / "kiwi.txt"
