@@ -10,11 +10,13 @@ the article gives ("Foreign Minister Sergei Lavrov" makes a later "Lavrov",
 "he" or "the minister" into "Sergei Lavrov", title "Foreign Minister").
 A quotation that runs over several sentences or paragraphs takes the
 attribution found anywhere in it, else the last speaker. Straight quotation
-marks pair by the way they face (`_quotations`), so an archive that ran its
+marks pair by the way they face (`qa.quotations`), so an archive that ran its
 paragraphs together, where a quotation going on into the next paragraph opens
 again without closing, does not turn the narration after it into a quotation
 (on the BBC archive 1,067 of 4,552 paragraphs with straight marks had paired
-wrongly: 7.4% of its sentences change kind). `captions(article)`
+wrongly: 7.4% of its sentences change kind). British copy writes honorifics
+without a full stop ("Mr Blair said", resolved to the article's "Tony Blair"), and a
+few title words are surnames too ("Mervyn King", "Bryan Singer"). `captions(article)`
 gives the photo captions as kind "caption".
 
 Relative dates are in `qa.dates`, near-duplicate grouping in `qa.dedupe`.
@@ -39,6 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import sentences
+from .quotations import quote_state
 from .articles import Article
 
 
@@ -71,8 +74,13 @@ _TITLE_WORDS = set(
     "Col. Lt. Dr. Mr. Mrs. Ms. Miss Envoy Special Interior Finance Pope Sheikh Emir Ayatollah Leader "
     "Supreme Adm. Admiral Colonel Lieutenant Captain Capt. Officer Executive Attorney Premier Press "
     "Speaker Majority Minority Home Professor Prof. Sir Lord Lady Rev. Bishop Archbishop Economist Analyst "
-    "Researcher Lawyer Historian Author Activist Scientist Meteorologist".split())
+    "Researcher Lawyer Historian Author Activist Scientist Meteorologist "
+    # British style writes honorifics without a full stop ("Mr Blair said"), and sport and business
+    # copy puts these before a name at the start of a sentence ("Manager David Moyes said")
+    "Mr Mrs Ms Dr Manager Coach Boss Skipper Editor Presenter Commissioner".split())
+_SURNAME_TITLES = {"King", "Prince", "Singer", "Judge", "Bishop", "Speaker", "Chancellor", "Lord", "Major"}
 _CONNECTORS = {"of", "to", "the", "for"}
+_HONORIFIC = re.compile(r"(?:Mr|Mrs|Ms|Miss|Dr)\.?")
 _PARTICLE = re.compile(r"^(?:al|el|bin|ibn|de|van|von|da|di|le|la)(?:-[A-Z][\w’'-]*)?$")
 _STARTERS = set(
     "The A An In On At But And Meanwhile However Also Then Later Earlier Speaking Asked When While After "
@@ -150,7 +158,10 @@ def _split_title(run: list[str]) -> tuple[str | None, str]:
     """["Russian", "Foreign", "Minister", "Sergei", "Lavrov"] -> ("Russian Foreign Minister", "Sergei Lavrov")."""
     name: list[str] = []
     for w in reversed(run):
-        if w in _TITLE_WORDS or w in _CONNECTORS or len(name) == 4 or \
+        # a few title words are surnames too, after a given name: "Mervyn King", "Bryan Singer"
+        surname = not name and w in _SURNAME_TITLES and len(run) >= 2 and run[-2] not in _TITLE_WORDS \
+            and run[-2] not in _CONNECTORS
+        if (w in _TITLE_WORDS and not surname) or w in _CONNECTORS or len(name) == 4 or \
                 ("." in w and not re.fullmatch(r"[A-Z]\.", w)):
             break
         name.insert(0, w)
@@ -172,6 +183,8 @@ class _People:
                 self._add(name, title)
 
     def _add(self, name: str, title: str | None) -> None:
+        if title and _HONORIFIC.fullmatch(title):
+            title = None  # an honorific says who, not what they are ("Dr Rowan Williams")
         if name not in self.titles or (title and not self.titles[name]):
             self.titles[name] = title
         last = name.split()[-1]
@@ -182,10 +195,14 @@ class _People:
         title, name = _split_title(run)
         if not name:
             return (self.role(title) if title else None), None
+        honorific = bool(title and _HONORIFIC.fullmatch(title))
         if len(name.split()) == 1:
-            name = self.by_surname.get(name, name)
+            # "Mr Blair": the full name the article gave, else the honorific stays with the surname
+            name = self.by_surname.get(name) or (f"{title} {name}" if honorific else name)
         if title and (g := re.match(r"(Mr|Mrs|Ms|Miss)\b", title)):
             self.gender.setdefault(name, "m" if g.group(1) == "Mr" else "f")
+        if honorific:
+            title = None  # the full mention's title stands ("Prime Minister")
         if title and len(name.split()) >= 2:
             self._add(name, title)
         return name, title or self.titles.get(name)
@@ -284,53 +301,6 @@ def _narration_subject(outside: str, people: _People) -> str | None:
     return None
 
 
-def _quote_state(p: str) -> tuple[list[bool], list[int]]:
-    """Per character: inside a quotation (marks included)? and that quotation's word count.
-    A quotation left open runs to the paragraph's end (the multi-paragraph convention)."""
-    mask, words = [False] * len(p), [0] * len(p)
-    for s, e in _quotations(p):
-        n = len(re.findall(r"\w+", p[s:e]))
-        mask[s:e] = [True] * (e - s)
-        words[s:e] = [n] * (e - s)
-    return mask, words
-
-
-def _quotations(p: str) -> list[tuple[int, int]]:
-    """(start, end) of each quotation in `p`, marks included. Curly marks pair as they face.
-    Straight marks pair by which way they face too, not one after the other: a mark with a space
-    (or the start, or a bracket) before it and a letter after it opens a quotation even inside one,
-    the previous one ending there. An archive that ran paragraphs together keeps the convention of
-    a quotation going on into the next paragraph with no closing mark: `we know where we are at.
-    "There's been no contact. We don't want to lose him." Real Madrid's general manager…` closes
-    before "Real". Paired one after the other, the second mark closed and the third opened a
-    quotation that ran to the paragraph's end, so the narration after it became the speaker's."""
-    out, open_at = [], None
-    for m in re.finditer(r'“[^”]*(?:”|$)|"', p):
-        i = m.start()
-        if m.group(0) != '"':
-            if open_at is not None:  # a straight quotation left open ends where a curly one starts
-                out.append((open_at, i))
-                open_at = None
-            out.append((i, m.end()))
-            continue
-        before = p[i - 1] if i else " "
-        after = p[i + 1] if i + 1 < len(p) else " "
-        opens = (before.isspace() or before in "([") and not after.isspace()
-        closes = not before.isspace() and (after.isspace() or after in ".,;:!?)]—–-'’")
-        if open_at is None:
-            if opens or not closes:  # a closing mark with nothing open (12" screens) opens nothing
-                open_at = i
-        elif opens and not closes:
-            out.append((open_at, i))
-            open_at = i
-        else:
-            out.append((open_at, i + 1))
-            open_at = None
-    if open_at is not None:
-        out.append((open_at, len(p)))
-    return out
-
-
 def attribute(article: Article, spans: list[list[tuple[int, int]]] | None = None) -> list[Attribution]:
     """One Attribution per body sentence, in reading order.
 
@@ -339,7 +309,7 @@ def attribute(article: Article, spans: list[list[tuple[int, int]]] | None = None
     people = _People(article.text)
     feats = []
     for k, p in enumerate(article.paragraphs):
-        mask, qwords = _quote_state(p)
+        mask, qwords = quote_state(p)
         base = article.paragraph_start(k)
         for s, e in (spans[k] if spans is not None else sentences.split(p)):
             first = next((i for i in range(s, e) if p[i].isalnum()), s)

@@ -176,10 +176,40 @@ def test_kind_accuracy_on_labelled_bbc_sentences():
     assert len(rows) == 90 and right >= 84, right
 
 
+BBC = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bbc-2005"
+
+
+@pytest.mark.skipif(not BBC.is_dir(), reason="the BBC archive is not beside the repo")
+def test_speakers_of_labelled_bbc_sentences():
+    # 60 BBC sentences whose speaker the British-style rules (honorifics without a full stop,
+    # "Mervyn King", "Manager David Moyes") changed, speakers labelled by hand from the whole
+    # article (a helper session that did not see the system). Before: the full name 0 times
+    # (by surname 35) and a wrong name 17 times; after: 40 (40) and 8.
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "speaker_labels_bbc.jsonl")
+            .read_text("utf-8").splitlines() if line.strip()]
+    full = wrong = 0
+    for r in rows:
+        got = [a.speaker for a in attribute(read_article(BBC / r["article"])) if a.text == r["sentence"]]
+        assert len(got) == 1, r["sentence"]
+        want = None if r["speaker"] == "none" else r["speaker"]
+        full += got[0] == want
+        wrong += bool(got[0]) and (want is None or got[0].split()[-1] != want.split()[-1])
+    assert len(rows) == 60 and full >= 38 and wrong <= 10, (full, wrong)
+
+
+def test_british_style_names():
+    text = ("T\n\nBy X | May 1, 2015\n\nPrime Minister Tony Blair said it was right. Mr Blair said so. "
+            "Bank of England governor Mervyn King said rates would hold. \"We are watching,\" Mr King said. "
+            "Manager David Moyes said the team was fine. Ms Jowell said she agreed. Dr Rowan Williams said it.\n")
+    got = [(a.speaker, a.speaker_title) for a in attribute(parse_bytes(text.encode(), "uk.txt"))]
+    assert got == [("Tony Blair", "Prime Minister"), ("Tony Blair", "Prime Minister"), ("Mervyn King", None),
+                   ("Mervyn King", None), ("David Moyes", "Manager"), ("Ms Jowell", None), ("Rowan Williams", None)], got
+
+
 def test_straight_marks_pair_by_the_way_they_face():
-    from qa.attribution import _quotations
+    from qa.quotations import quotations
     text = 'He said "yes" and "no", on a 12" screen. "Fine," she said. "Open to the end'
-    assert [text[s:e] for s, e in _quotations(text)] == ['"yes"', '"no"', '"Fine,"', '"Open to the end']
+    assert [text[s:e] for s, e in quotations(text)] == ['"yes"', '"no"', '"Fine,"', '"Open to the end']
 
 
 def test_appositive_gives_speaker_and_title():
