@@ -67,6 +67,13 @@ _VERB = re.compile(
     r"promised|threatened|charged|alleged|cautioned|contended|observed|remarked|responded|countered|"
     r"[Aa]ccording to)\b")
 _SAY = re.compile(r"said|says|told|added|continued|asked|replied|wrote|noted|stated|declared|explained")
+# roles that come before a name at the start of a sentence in sport, arts and politics copy ("Manager
+# David Moyes said"); one that would leave a single name stays with it ("Midfielder Edu")
+_ROLES = set(
+    "Manager Coach Boss Skipper Editor Presenter Commissioner MP MEP MSP AM QC DJ Reverend Cardinal "
+    "Under-Secretary Broadcaster Referee Agent Producer Actor Actress Novelist Film-maker Guitarist Rapper "
+    "Comedian Designer Drummer Frontman Striker Winger Wing Fly-half Scrum-half Goalkeeper Goalscorer "
+    "Defender Midfielder".split())
 _TITLE_WORDS = set(
     "Minister Foreign Prime President Vice Secretary State Ambassador General Secretary-General Spokesman "
     "Spokeswoman Spokesperson Senator Sen. Rep. Representative Gov. Governor Chancellor King Queen Prince "
@@ -75,9 +82,9 @@ _TITLE_WORDS = set(
     "Supreme Adm. Admiral Colonel Lieutenant Captain Capt. Officer Executive Attorney Premier Press "
     "Speaker Majority Minority Home Professor Prof. Sir Lord Lady Rev. Bishop Archbishop Economist Analyst "
     "Researcher Lawyer Historian Author Activist Scientist Meteorologist "
-    # British style writes honorifics without a full stop ("Mr Blair said"), and sport and business
-    # copy puts these before a name at the start of a sentence ("Manager David Moyes said")
-    "Mr Mrs Ms Dr Manager Coach Boss Skipper Editor Presenter Commissioner".split())
+    # British style writes honorifics without a full stop ("Mr Blair said")
+    "Mr Mrs Ms Dr".split()) | _ROLES
+_POST_NOMINALS = {"MP", "MEP", "MSP", "AM", "QC", "KC", "OBE", "MBE", "CBE"}
 _SURNAME_TITLES = {"King", "Prince", "Singer", "Judge", "Bishop", "Speaker", "Chancellor", "Lord", "Major"}
 _CONNECTORS = {"of", "to", "the", "for"}
 _HONORIFIC = re.compile(r"(?:Mr|Mrs|Ms|Miss|Dr)\.?")
@@ -155,7 +162,11 @@ def _runs(text: str) -> list[list[str]]:
 
 
 def _split_title(run: list[str]) -> tuple[str | None, str]:
-    """["Russian", "Foreign", "Minister", "Sergei", "Lavrov"] -> ("Russian Foreign Minister", "Sergei Lavrov")."""
+    """["Russian", "Foreign", "Minister", "Sergei", "Lavrov"] -> ("Russian Foreign Minister", "Sergei Lavrov");
+    ["Guy", "Mansfield", "QC"] -> ("QC", "Guy Mansfield")."""
+    if len(run) >= 2 and run[-1] in _POST_NOMINALS:
+        title, name = _split_title(run[:-1])
+        return (f"{title} {run[-1]}" if title else run[-1]), name
     name: list[str] = []
     for w in reversed(run):
         # a few title words are surnames too, after a given name: "Mervyn King", "Bryan Singer"
@@ -165,6 +176,8 @@ def _split_title(run: list[str]) -> tuple[str | None, str]:
                 ("." in w and not re.fullmatch(r"[A-Z]\.", w)):
             break
         name.insert(0, w)
+    if len(name) == 1 and len(run) >= 2 and run[-2] in _ROLES:
+        name.insert(0, run[-2])
     title = " ".join(run[:len(run) - len(name)]).strip() or None
     return title, " ".join(name)
 

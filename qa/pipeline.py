@@ -46,7 +46,8 @@ class Prepared:
 # The version of qa.attribution's rules, stored with an index: an index whose sentences older rules
 # attributed is attributed again at its next build (qa.index.build), its vectors kept.
 # 2: straight quotation marks pair by the way they face (an archive that ran paragraphs together).
-# 3: British style: "Mr Blair" is the article's Tony Blair, "Mervyn King", "Manager David Moyes".
+# 3: British style: "Mr Blair" is the article's Tony Blair, "Mervyn King", "Manager David Moyes",
+#    "Guy Mansfield QC".
 ATTRIBUTION_VERSION = 3
 
 

@@ -204,6 +204,10 @@ def test_british_style_names():
     got = [(a.speaker, a.speaker_title) for a in attribute(parse_bytes(text.encode(), "uk.txt"))]
     assert got == [("Tony Blair", "Prime Minister"), ("Tony Blair", "Prime Minister"), ("Mervyn King", None),
                    ("Mervyn King", None), ("David Moyes", "Manager"), ("Ms Jowell", None), ("Rowan Williams", None)], got
+    roles = ("T\n\nBy X | May 1, 2015\n\nStriker Nicolas Anelka said he was happy. The chairman of the Bar Council, "
+             "Guy Mansfield QC said the risk was real. Midfielder Edu said the gap was small.\n")
+    got = [a.speaker for a in attribute(parse_bytes(roles.encode(), "roles.txt"))]
+    assert got == ["Nicolas Anelka", "Guy Mansfield", "Midfielder Edu"], got  # one name keeps its role
 
 
 def test_straight_marks_pair_by_the_way_they_face():
