@@ -34,9 +34,10 @@ MAX_ANSWERABLE_DECLINED = {"odd": 1, "all": 1}
 # below the lead; nothing fits on it. Measured on the slice: hit@1 0.595, hit@3 0.892,
 # follow-ups 5 of 5, 4 of 5 unanswerable declined (1 before the kind check and the below-lead
 # training questions), 1 answerable declined (before the tuned question: 0.568 / 0.730, 4 of 5,
-# 2 of 5 declined: README, Quality, says what it cost).
+# 2 of 5 declined: README, Quality, says what it cost). Eighth session (quantities without digits,
+# joined quotes, attribution): hit@1 0.622, hit@3 0.865, 4 of 5 declined, no answerable one.
 CHECK_QUESTIONS = Path(__file__).parent / "data" / "bbc_check_questions.jsonl"
-CHECK_FLOOR = {"hit@1": 0.56, "hit@3": 0.86, "followups_hit@1": 0.8, "declined_unanswerable": 0.6}
+CHECK_FLOOR = {"hit@1": 0.59, "hit@3": 0.86, "followups_hit@1": 0.8, "declined_unanswerable": 0.6}
 CHECK_MAX_ANSWERABLE_DECLINED = 1
 
 # 250 more (190 answerable, 19 of them follow-ups, 60 unanswerable) over 174 articles no other set
