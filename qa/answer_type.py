@@ -105,8 +105,8 @@ _A_SPAN = re.compile(r"\b(?:a|an) (?:(?:full|whole|further|single|extra) )?" + _
 # "How often…?": "once a day", "every 5.8 seconds", "twice", "weekly", "three times"
 _FREQUENCY_Q = re.compile(r"\bhow (?:often|frequently)\b", re.I)
 _FREQUENCY = re.compile(r"\b(?:once|twice|thrice|times|every|each|daily|weekly|fortnightly|monthly|annually|yearly|"
-                        r"hourly|nightly|per|a (?:day|week|fortnight|month|year|night|season)|always|never|rarely|seldom|"
-                        r"regularly|occasionally|often|frequently|sometimes|constantly|repeatedly)\b", re.I)
+                        r"hourly|nightly|per|a (?:day|week|fortnight|month|year|night|season)|always|never|rarely|"
+                        r"seldom|regularly|occasionally|often|frequently|sometimes|constantly|repeatedly)\b", re.I)
 _AGE_Q = re.compile(r"\bhow old\b", re.I)
 _AGE = re.compile(r"\baged? \d|,\s?\d{1,3},|\bat \d{1,3}\b(?!\s?(?:%|per|am|pm|GMT|BST|[ap]\.m))|"
                   r"\d+(?:st|nd|rd|th) birthday|\d+-year-old|\b\d+ years? old|\(\d{1,3}\)|"
@@ -190,8 +190,9 @@ def _is_time_span(text: str, q: str, m: re.Match) -> bool:
     if _SPAN_AFTER.match(text, m.end()) or m.group("num") is None and bool(re.fullmatch(_TIME_UNIT, q)):
         return True
     # a day of a month is 1-31 in bare digits ("11 June", "June 11", "11th of June"): not "$6bn of May's debt"
-    day = m.group("num") is not None and not m.group("cur") and m.group("unit").lower() in ("", "st", "nd", "rd", "th") \
-        and m.group("num").isdigit() and 1 <= int(m.group("num")) <= 31
+    num = m.group("num")
+    day = num is not None and not m.group("cur") and m.group("unit").lower() in ("", "st", "nd", "rd", "th") \
+        and num.isdigit() and 1 <= int(num) <= 31
     return day and (bool(_MONTH_AFTER.match(text, m.end()))
                     or bool(_MONTH_BEFORE.search(text[max(0, m.start() - 12):m.start()])))
 
