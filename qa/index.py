@@ -86,20 +86,18 @@ class Index:
         a, k = self.para[j]
         return self.entries[a].article.units[k]
 
-    def column(self, j: int) -> np.ndarray:
-        """Column `j` of the sentence table as its own contiguous array, made once: a binary
-        search over a strided column of a million rows copies it first, every time."""
+    def column(self, j: int, table: str = "sent") -> np.ndarray:
+        """Column `j` of the sentence table (or of `table="para"`, the paragraph table) as its own
+        contiguous array, made once: a binary search over a strided column of a million rows
+        copies it first, every time."""
         cols = self.__dict__.setdefault("_columns", {})
-        if j not in cols:
-            cols[j] = np.ascontiguousarray(self.sent[:, j])
-        return cols[j]
+        if (table, j) not in cols:
+            cols[(table, j)] = np.ascontiguousarray((self.sent if table == "sent" else self.para)[:, j])
+        return cols[(table, j)]
 
     def first_row(self, entry_row: int) -> int:
         """The first sentence row of an article (rows are grouped by article, in order)."""
-        col = self.column(0)
-        # the key in the column's own type: any other (a Python int too) makes NumPy cast the
-        # whole column first, ~0.5 ms a call at a million rows
-        return int(np.searchsorted(col, col.dtype.type(entry_row), side="left"))
+        return int(find(self.column(0), entry_row))
 
     def sentence_who(self, row: int) -> tuple[str, str | None, str | None]:
         """(kind, speaker, speaker_title) of a sentence row."""
@@ -109,8 +107,7 @@ class Index:
         a = int(self.sent[row, 0])
         entry, first = self.entries[a], self.first_row(a)
         if entry.who is None:  # an index written before attribution was stored
-            col = self.column(0)
-            n = int(np.searchsorted(col, col.dtype.type(a), side="right")) - first
+            n = int(find(self.column(0), a, side="right")) - first
             spans = [(int(s), int(e)) for s, e in self.sent[first:first + n, 2:4]]
             entry.who = attribution_rows(entry.article, spans)
         return tuple(entry.who[row - first])
@@ -134,6 +131,13 @@ class Index:
 
 
 # ------------------------------------------------------------------ build
+
+def find(col: np.ndarray, keys, side: str = "left"):
+    """`np.searchsorted` over a sorted column (`Index.column`), the keys in the column's own type:
+    any other (a Python int too) makes NumPy cast the whole column first, ~0.5 ms a call at a
+    million rows."""
+    return np.searchsorted(col, np.asarray(keys).astype(col.dtype, copy=False), side=side)
+
 
 class _Names:
     """Interned who-strings: code 0 is None."""

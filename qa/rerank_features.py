@@ -28,6 +28,7 @@ import re
 import numpy as np
 
 from .bm25 import tokenize
+from .index import find
 from .search import FEATURES as FIRST_STAGE, _NUMBER, _cues, _idf, _plain, query_tokens, question_type, terms_in
 from .topic_mask import masked_question
 
@@ -219,14 +220,8 @@ def features(index, qvec: np.ndarray, question: str, rows: np.ndarray, feats: di
     # Question and sentence with the article's topic taken out of both.
     q = np.asarray(qvec, dtype=np.float32).ravel()
     svecs = np.asarray(_plain(index.sent_vecs)[rows], dtype=np.float32)
-    # the paragraphs' article column, contiguous, once per index, and keys of its type: a strided
-    # column or another key type is copied or cast whole on every call (milliseconds at 1M)
-    pcol = index.__dict__.get("_para_articles")
-    if pcol is None:
-        pcol = index.__dict__["_para_articles"] = np.ascontiguousarray(index.para[:, 0])
-    keys = np.asarray(uarts).astype(pcol.dtype, copy=False)
-    p_first = np.searchsorted(pcol, keys, side="left")
-    p_last = np.searchsorted(pcol, keys, side="right")
+    pcol = index.column(0, "para")
+    p_first, p_last = find(pcol, uarts, side="left"), find(pcol, uarts, side="right")
     topic = np.zeros((len(ulist), len(q)), np.float32)
     # every candidate article's paragraph vectors in one read (a shard set reads them from its shards)
     all_paras = np.asarray(_plain(index.para_vecs)[np.concatenate(

@@ -37,7 +37,7 @@ import numpy as np
 
 from .hubness import REFRESH_MAX, hubness
 from .bm25 import tokenize
-from .index import Index
+from .index import Index, find
 from .vectors import kind_of, serving_thread
 
 # Fusion weights; `python -m qa eval` and benchmarks/squad.py measure them.
@@ -289,10 +289,7 @@ def _sentences_of(index: Index, paras: np.ndarray) -> np.ndarray:
     """Sentence rows of paragraph rows (sentences are stored in paragraph order)."""
     if not len(paras):
         return np.zeros(0, dtype=np.int64)
-    col = index.column(1)
-    keys = np.asarray(paras).astype(col.dtype, copy=False)  # in the column's type: else NumPy casts the column
-    lo = np.searchsorted(col, keys, side="left")
-    hi = np.searchsorted(col, keys, side="right")
+    lo, hi = find(index.column(1), paras, side="left"), find(index.column(1), paras, side="right")
     return np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist())])
 
 

@@ -96,13 +96,11 @@ def split(index: ix.Index, n: int) -> list[ix.Index]:
     s_words, p_words = sent_counts.words(), para_counts.words()
     sent_vecs, para_vecs = vectors.exact_vectors(index.sent_vecs), vectors.exact_vectors(index.para_vecs)
     cuts = bounds(index, n)
-    p_col = np.ascontiguousarray(index.para[:, 0])
+    s_col, p_col = index.column(0), index.column(0, "para")
     out = []
     for e0, e1 in zip(cuts, cuts[1:]):
-        s0 = int(np.searchsorted(index.column(0), e0, side="left"))
-        s1 = int(np.searchsorted(index.column(0), e1, side="left"))
-        p0 = int(np.searchsorted(p_col, e0, side="left"))
-        p1 = int(np.searchsorted(p_col, e1, side="left"))
+        s0, s1 = int(ix.find(s_col, e0)), int(ix.find(s_col, e1))
+        p0, p1 = int(ix.find(p_col, e0)), int(ix.find(p_col, e1))
         sent = np.array(index.sent[s0:s1], dtype=np.int32)
         sent[:, 0] -= e0
         sent[:, 1] -= p0
