@@ -51,6 +51,7 @@ _ASKED = [
 ]
 _NOT_A_NAME = {"you", "they", "he", "she", "it", "we", "i", "people", "anyone", "anybody", "someone",
                "the article", "the articles", "article", "articles", "report", "reports"}
+_NOT_A_NAME_WORD = _NOT_A_NAME | {"what", "which", "who", "how"}  # ends a name read backwards (`absent_from`)
 
 
 def asked_speaker(question: str) -> str | None:
@@ -134,7 +135,7 @@ def absent_from(index, article: Article, wanted: str) -> bool:
     by); "How does Moscow feel…?" may be answered by what Russia's minister said."""
     words = []  # the capitalised words it ends with: "Home Secretary Charles Clarke", not "its chairman"
     for w in reversed(re.findall(r"[\w’'-]+", wanted)):
-        if not w[:1].isupper() or w.isupper() or w.lower() in _NOT_A_NAME | {"what", "which", "who", "how"}:
+        if not w[:1].isupper() or w.isupper() or w.lower() in _NOT_A_NAME_WORD:
             break
         words.insert(0, w)
     if not words or len(words) < 2 and not is_person(index, " ".join(words)):
