@@ -145,6 +145,7 @@ def synthetic(name: str, n: int, base) -> Path:
     """An index of about `n` sentences made from copies of `base` (see the module docstring)."""
     import numpy as np
     from qa import index as ix
+    from qa import index_files
     from qa import vectors as vx
     from qa import store
     from qa.articles import parse_bytes
@@ -223,7 +224,7 @@ def synthetic(name: str, n: int, base) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     gen = tmp / "data-000001"
     gen.mkdir(parents=True)
-    sizes = ix.save(index, gen)
+    sizes = index_files.save(index, gen)
     store.write_manifest(tmp, {
         "model": index.model, "dim": index.dim, "data": gen.name, "files": sizes,
         "counts": {"articles": len(entries), "paragraphs": int(len(index.para)), "sentences": int(len(index))},

@@ -12,6 +12,7 @@ import datetime as _dt
 from pathlib import Path
 
 from . import index as ix
+from . import index_files
 from . import integrity, store
 
 
@@ -25,8 +26,8 @@ def write(new: ix.Index, gen: Path, n_shards: int = 1) -> tuple[dict, ix.Index]:
         sizes, extra["shards"] = shards.save(parts, gen)
         live = shards.ShardedIndex.of(parts)
     else:
-        sizes = ix.save(new, gen)
-        ix.map_saved(new, gen)
+        sizes = index_files.save(new, gen)
+        index_files.map_saved(new, gen)
         live = new
     manifest = {
         **extra, "model": new.model, "dim": new.dim, "data": gen.name, "files": sizes,
@@ -46,7 +47,7 @@ def load(index_dir: Path, manifest: dict) -> ix.Index:
     if manifest.get("shards"):
         from . import shards
         return shards.load(index_dir / manifest["data"], manifest)
-    return ix.load(index_dir / manifest["data"], manifest)
+    return index_files.load(index_dir / manifest["data"], manifest)
 
 
 def shards_in(index: ix.Index) -> int:

@@ -39,6 +39,7 @@ import ray
 from ray import serve
 
 from . import index as ix
+from . import index_files
 from . import shards as sh
 from . import store
 
@@ -55,14 +56,14 @@ class ShardUnavailable(store.IndexFileError):
 # ------------------------------------------------------------------ deployments
 
 class ShardService:
-    """One shard of one generation, memory-mapped as `qa.index.load` maps it."""
+    """One shard of one generation, memory-mapped as `qa.index_files.load` maps it."""
 
     def __init__(self, index_dir: str, shard: int, data: str):
         manifest = store.read_manifest(Path(index_dir))
         if manifest is None or manifest["data"] != data or not manifest.get("shards"):
             raise store.IndexFileError(f"{index_dir}: generation {data} is no longer the index's (redeploy)")
         self.data, self.shard = data, shard
-        self.index = ix.load(Path(index_dir) / data / manifest["shards"][shard]["dir"],
+        self.index = index_files.load(Path(index_dir) / data / manifest["shards"][shard]["dir"],
                              sh.shard_manifest(manifest, shard))
         self.index.faiss_para  # built now if an old generation lacks it, not on the first question
 

@@ -2,7 +2,7 @@
 parallel and answered as one index.
 
 `split` cuts a built `Index` into N shards of consecutive articles with about as many sentences
-each. Each shard is an ordinary generation (`qa.index.save` / `load`), but what ranking takes
+each. Each shard is an ordinary generation (`qa.index_files.save` / `load`), but what ranking takes
 from the whole collection is the whole collection's: every shard's BM25 is scored with the
 collection's document count, mean length and document frequencies, and its sentences keep the
 hubness they have against every sentence of the collection. `ShardedIndex` puts the loaded
@@ -40,9 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from . import index as ix
+from . import index_files
 from . import vectors
 from .bm25 import TermCounts, tokenize
 from .search import _bm25_scores, _postings_sorted, sentence_hubness
+from .store import IndexFileError
 
 SHARD_DIR = "shard-{:02d}"
 MAX_SHARDS = 64
@@ -130,8 +132,8 @@ def save(shards: list[ix.Index], gen: Path) -> tuple[dict, list[dict]]:
     for i, shard in enumerate(shards):
         name = SHARD_DIR.format(i)
         (gen / name).mkdir()
-        sizes.update({f"{name}/{f}": size for f, size in ix.save(shard, gen / name).items()})
-        ix.map_saved(shard, gen / name)
+        sizes.update({f"{name}/{f}": size for f, size in index_files.save(shard, gen / name).items()})
+        index_files.map_saved(shard, gen / name)
         records.append({"dir": name, "articles": len(shard.entries), "paragraphs": int(len(shard.para)),
                         "sentences": int(len(shard.sent))})
     return sizes, records
@@ -152,9 +154,9 @@ def load(gen: Path, manifest: dict) -> "ShardedIndex":
     recs = manifest["shards"]
     if not isinstance(recs, list) or not recs or len(recs) > MAX_SHARDS \
             or not all(isinstance(r, dict) and r.get("dir") == SHARD_DIR.format(i) for i, r in enumerate(recs)):
-        raise ix.IndexFileError(f"{gen}: the manifest's shard list is malformed")
+        raise IndexFileError(f"{gen}: the manifest's shard list is malformed")
     with ThreadPoolExecutor(min(len(recs), os.cpu_count() or 1)) as pool:
-        shards = list(pool.map(lambda i: ix.load(gen / recs[i]["dir"], shard_manifest(manifest, i)),
+        shards = list(pool.map(lambda i: index_files.load(gen / recs[i]["dir"], shard_manifest(manifest, i)),
                                range(len(recs))))
     return ShardedIndex.of(shards)
 

@@ -44,7 +44,7 @@ def test_every_seed_sentence_has_a_hubness(seed_library):
 
 def test_hubness_is_stored_with_the_index_and_read_back(seed_index_dir):
     from qa import store
-    from qa.index import load
+    from qa.index_files import load
     m = store.read_manifest(seed_index_dir)
     index = load(seed_index_dir / m["data"], m)
     assert "sentence_hubness.npy" in m["files"]

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import qa.index as ix
+from qa import index_files
+from qa.bm25 import TermCounts
 import qa.vectors as vx
 from qa.bm25 import tokenize
 from qa import Library
@@ -152,7 +154,7 @@ def test_bm25_from_term_counts_equals_bm25s(seed_library):
     tokens = tokenize([index.sentence_text(i) for i in range(len(index))]) + [[]]
     ref = bm25s.BM25()
     ref.index([t or [""] for t in tokens], show_progress=False)
-    ours = ix.TermCounts.of(tokens).bm25()
+    ours = TermCounts.of(tokens).bm25()
     assert ours.scores["num_docs"] == ref.scores["num_docs"] and set(ours.vocab_dict) == set(ref.vocab_dict)
     for t, s in _scores(ref, list(ref.vocab_dict)).items():
         assert np.allclose(_scores(ours, [t])[t], s, rtol=1e-6, atol=0), t
@@ -203,13 +205,13 @@ def test_who_is_stored_compactly_and_old_generations_still_load(fresh_library, t
         rec["who"] = [list(w) for w in who[starts[r]:starts[r + 1]]]
     (gen / "entries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), "utf-8")
     for name in ["who.npy", "who.json"] + [f"{b}/{f}" for b in ("bm25_sentences", "bm25_paragraphs")
-                                            for f in ix.TermCounts._FILES]:
+                                            for f in TermCounts._FILES]:
         (gen / name).unlink()
         m["files"].pop(name, None)
     m["files"]["entries.jsonl"] = (gen / "entries.jsonl").stat().st_size
     del m["checksums"]  # nor checksums (qa.integrity)
     store.write_manifest(d, {k: v for k, v in m.items() if k not in ("format", "version")})
-    old = ix.load(gen, m)
+    old = index_files.load(gen, m)
     assert [old.sentence_who(i) for i in range(len(old))] == who
     assert old.bm25_sent._qa_counts is None
     lib = type(fresh_library)(index_dir=d, seeds_dir=fresh_library.seeds_dir, embedder=fresh_library.embedder)
