@@ -76,7 +76,8 @@ def test_fresh_set_is_apart_from_the_others():
     assert not others & {a for q in qs for a in q["articles"]}
 
 
-@pytest.mark.parametrize("path", [QUESTIONS, CHECK_QUESTIONS, FRESH_QUESTIONS], ids=["bbc", "check", "fresh"])
+@pytest.mark.parametrize("path", [QUESTIONS, CHECK_QUESTIONS, FRESH_QUESTIONS, QUESTIONS.parent / "bbc_unused_train_questions.jsonl"],
+                         ids=["bbc", "check", "fresh", "unused-train"])
 def test_support_is_verbatim_in_the_articles_named(path):
     for q in load_questions(path):
         texts = {" ".join((BBC / f).read_text("utf-8", errors="replace").split()) for f in q["articles"]}
