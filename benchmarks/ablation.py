@@ -26,6 +26,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -39,60 +40,35 @@ SETS = (("BBC held out", "bbc", DATA / "bbc_questions.jsonl", "odd"),
         ("seeds held out", "seeds", DATA / "seed_questions.jsonl", "odd"))
 
 
-@contextlib.contextmanager
-def _env(name: str, value: str):
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
-@contextlib.contextmanager
-def _patched(*changes):
-    """(object, attribute, value) set for the block, then put back."""
-    before = [(obj, name, getattr(obj, name)) for obj, name, _ in changes]
-    for obj, name, value in changes:
-        setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        for obj, name, value in before:
-            setattr(obj, name, value)
-
-
 def variants():
-    """(row label, context manager, how each question is asked: {"rerank": …, "history": …})."""
+    """(row label, what is patched for it, how each question is asked: {"rerank": …, "history": …})."""
     from qa import answer, quotes, sourcing
-    yield "full system", contextlib.nullcontext(), {}
-    yield "− second stage (first stage alone)", contextlib.nullcontext(), {"rerank": False}
-    yield "− question-side model", _env("QA_QUESTION_ENCODER", "off"), {}
-    yield "− joined quotes", _patched((quotes, "JOIN_PROBABILITY", float("inf"))), {}
-    yield "− answer checks (quantity kind, speaker)", _patched(
-        (answer, "holds_what_was_asked", lambda *a, **k: True),
-        (sourcing, "absent_from", lambda *a, **k: False),
-        (sourcing, "said_by_the_other", lambda *a, **k: False)), {}
-    yield "− follow-up rewriting", contextlib.nullcontext(), {"history": False}
+    yield "full system", [], {}
+    yield "− second stage (first stage alone)", [], {"rerank": False}
+    yield "− question-side model", [mock.patch.dict(os.environ, QA_QUESTION_ENCODER="off")], {}
+    yield "− joined quotes", [mock.patch.object(quotes, "JOIN_PROBABILITY", float("inf"))], {}
+    yield "− answer checks (quantity kind, speaker)", [
+        mock.patch.object(answer, "holds_what_was_asked", lambda *a, **k: True),
+        mock.patch.multiple(sourcing, absent_from=lambda *a, **k: False, said_by_the_other=lambda *a, **k: False)], {}
+    yield "− follow-up rewriting", [], {"history": False}
 
 
 def run(libraries: dict, k: int = 3) -> dict:
     from qa.evaluate import evaluate, in_part, load_questions, part_figures
     table = {}
-    for label, context, how in variants():
-        with context:
+    for label, patches, how in variants():
+        with contextlib.ExitStack() as stack:
+            for patch in patches:
+                stack.enter_context(patch)
             row = {}
             for name, lib, path, part in SETS:
                 qs = load_questions(path)
+                ids = {q["id"] for q in qs if q["history"]}
                 if how.get("history") is False:
                     qs = [{**q, "history": []} for q in qs]
                 r = evaluate(libraries[lib], qs, k=k, rerank=how.get("rerank", True))
                 f = part_figures(r["records"], part)
                 if how.get("history") is False:  # the follow-ups are still the ones with a history
-                    ids = {q["id"] for q in load_questions(path) if q.get("history")}
                     fu = [x for x in r["records"] if x["id"] in ids and x["answerable"] and in_part(x["id"], part)]
                     f["followups"] = len(fu)
                     f["followups_hit@1"] = sum(x.get("rank") == 1 for x in fu) / len(fu) if fu else None

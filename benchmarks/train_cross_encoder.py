@@ -190,7 +190,7 @@ def make_pack(args, pack: Path) -> None:
 
 def train(args, pack: Path):
     """Fine-tune the packed model on the packed lists; reads nothing but `pack` (torch,
-    transformers and tokenizers: what a GPU machine has). Returns (model, tokenizer, dev lists)."""
+    transformers and tokenizers: what a GPU machine has). Returns (model, dev lists)."""
     import torch
     random.seed(SEED)
     np.random.seed(SEED)
